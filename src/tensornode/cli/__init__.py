@@ -1,0 +1,1 @@
+"""The ``tensornode`` command: one module per command group."""

@@ -1,0 +1,26 @@
+"""Entry point of the ``tensornode`` command; each group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from tensornode import __version__
+from tensornode.cli import miner
+
+app = typer.Typer(
+    name="tensornode",
+    help="TensorNode: a decentralized AI inference network.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(miner.app, name="miner")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

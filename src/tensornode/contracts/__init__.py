@@ -1,0 +1,1 @@
+"""Pydantic schemas of every wire format; no logic lives here."""

@@ -1,0 +1,1 @@
+"""Runtimes answer "how a miner runs" on a Host: builtin (tensornode miner serve) or docker."""
