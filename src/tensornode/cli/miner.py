@@ -1,5 +1,10 @@
-"""placeholder: replaced by the miner group."""
+"""``tensornode miner``: serve the reference miner, check any miner, scaffold a miner project.
+
+Each command lives in its own module and registers itself here.
+"""
+
+from __future__ import annotations
+
 import typer
 
-app = typer.Typer(help="Run and check miners.", no_args_is_help=True)
-
+app = typer.Typer(help="Run, check and scaffold miners.", no_args_is_help=True)
