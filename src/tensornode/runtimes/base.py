@@ -28,7 +28,7 @@ class DeploymentState(StrEnum):
 
 @dataclass(frozen=True)
 class MinerSpec:
-    """What to run. ``builtin``: model specs for ``miner serve --model``; ``docker``: a Dockerfile."""
+    """What to run: ``builtin`` model specs for ``miner serve --model``, or a Dockerfile."""
 
     runtime: Literal["builtin", "docker"]
     port: int = 3000  # the port the miner listens on inside the VM / container
