@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,121 @@ class MinerSettings(BaseModel):
     max_queue: int = Field(256, ge=1, description="waiting requests before 503")
 
 
+class CoordinatorSettings(BaseModel):
+    """The coordinator's VM and deployment knobs."""
+
+    provider: str = Field("local", description="provider new VMs are rented from")
+    default_configuration: str | None = Field(
+        None, description="VM configuration slug when a deploy names none (cheapest if unset)"
+    )
+    health_deadline_s: float = Field(180.0, gt=0, description="wait for a new miner's /health")
+    health_poll_interval_s: float = Field(0.5, gt=0)
+    dockerfile_max_bytes: int = Field(256 * 1024, ge=1024, description="largest Dockerfile")
+    dockerfile_fetch_timeout_s: float = Field(15.0, gt=0)
+    max_instances_per_request: int = Field(10, ge=1)
+
+
+class MonitorSettings(BaseModel):
+    """The health monitor: probe pacing, when a miner is unhealthy, restart backoff."""
+
+    enabled: bool = Field(True, description="run the monitor loop in the coordinator")
+    interval_s: float = Field(10.0, gt=0, description="seconds between probe passes")
+    probe_timeout_s: float = Field(5.0, gt=0)
+    max_concurrency: int = Field(32, ge=1, description="probes in flight at once")
+    unhealthy_after: int = Field(3, ge=1, description="consecutive failed probes")
+    restart_backoff_s: float = Field(5.0, ge=0, description="first restart delay; doubles")
+    restart_backoff_cap_s: float = Field(300.0, ge=0)
+    start_timeout_s: float = Field(120.0, gt=0, description="a restarted miner's time to heal")
+    max_restarts: int = Field(20, ge=0, description="attempts without recovery; 0: no limit")
+
+
+HEDERA_ACCOUNT_PATTERN = r"^\d+\.\d+\.\d+$"
+
+
+class RewardsSettings(BaseModel):
+    """Per-epoch emission and how it is split (``TENSORNODE_REWARDS__...``).
+
+    Money is an integer in the smallest unit (``unit``, e.g. tinybar); a float is refused.
+    The three percentages are integers that sum to exactly 100. The defaults for the two
+    accounts are dev placeholders: production must name its own.
+    """
+
+    emission_per_epoch: int = Field(
+        720_000_000_000, ge=0, description="minted and paid out per epoch, in the smallest unit"
+    )
+    miners_percent: int = Field(70, ge=0, le=100)
+    validators_percent: int = Field(20, ge=0, le=100)
+    treasury_percent: int = Field(10, ge=0, le=100)
+    treasury_account: str = Field("0.0.1001", pattern=HEDERA_ACCOUNT_PATTERN)
+    pool_account: str = Field(
+        "0.0.1000",
+        pattern=HEDERA_ACCOUNT_PATTERN,
+        description="the account payouts are drawn from (the local ledger mints into it)",
+    )
+    epoch_seconds: int = Field(86_400, ge=1, description="epoch length; minutes in dev")
+    unit: str = Field("tinybar", min_length=1, max_length=20)
+
+    @field_validator(
+        "emission_per_epoch",
+        "miners_percent",
+        "validators_percent",
+        "treasury_percent",
+        mode="before",
+    )
+    @classmethod
+    def _no_floats(cls, value: object) -> object:
+        if isinstance(value, float | bool):
+            raise ValueError(f"must be an integer, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _percentages_sum_to_100(self) -> RewardsSettings:
+        total = self.miners_percent + self.validators_percent + self.treasury_percent
+        if total != 100:
+            raise ValueError(
+                f"miners_percent + validators_percent + treasury_percent must be 100, got {total}"
+            )
+        if self.treasury_account == self.pool_account:
+            raise ValueError("treasury_account and pool_account must differ")
+        return self
+
+
+class LocalProviderSettings(BaseModel):
+    """The ``local`` provider: this machine as the host of every VM."""
+
+    launch_seconds: float = Field(0.2, ge=0.0, description="a new VM's launching phase")
+    port_range_start: int = Field(20000, ge=1024, le=65535, description="first host port")
+    port_range_end: int = Field(29999, ge=1024, le=65535, description="last host port")
+
+
+class ValidatorSettings(BaseModel):
+    """The validator's rounds, penalties and optional LLM judge."""
+
+    subnets: list[str] = Field(default_factory=lambda: ["llm"], description="subnets to validate")
+    round_interval_s: float = Field(300.0, gt=0, description="time between two rounds")
+    timeout_s: float = Field(10.0, gt=0, description="per-request deadline, from when it is sent")
+    concurrency: int = Field(64, ge=1, description="probes in flight across miners")
+    challenges_per_round: int | None = Field(None, ge=1, description="default: the subnet's")
+    pass_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="challenge score that counts as passed (subnet's)"
+    )
+    weights: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='per-subnet component weights, e.g. {"llm": {"quality": 0.5, ...}}',
+    )
+    copy_min_words: int = Field(6, ge=1, description="shorter open answers may coincide")
+    copy_min_group: int = Field(2, ge=2, description="miners sharing an answer = copying")
+    evidence_chars: int = Field(200, ge=20, description="answer characters kept as evidence")
+    send_seed: bool = Field(False, description="add a per-miner seed to probe requests")
+    embedding_device: str = Field("cpu", description="torch device of the MiniLM scorer")
+    judge_url: str | None = Field(
+        None, description="OpenAI-compatible base URL of an LLM judge; off when unset"
+    )
+    judge_model: str = "gpt-4o-mini"
+    judge_api_key: SecretStr | None = None
+    judge_timeout_s: float = Field(30.0, gt=0)
+
+
 class Settings(BaseSettings):
     """TensorNode's configuration."""
 
@@ -45,6 +160,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     miner: MinerSettings = Field(default_factory=MinerSettings)
+    local_provider: LocalProviderSettings = Field(default_factory=LocalProviderSettings)
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite at data_dir/tensornode.db"
+    )
+    coordinator: CoordinatorSettings = Field(default_factory=CoordinatorSettings)
+    validator: ValidatorSettings = Field(default_factory=ValidatorSettings)
+    rewards: RewardsSettings = Field(default_factory=RewardsSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (0700) and return it."""

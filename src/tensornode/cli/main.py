@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from tensornode import __version__
-from tensornode.cli import miner
+from tensornode.cli import coordinator, miner
+from tensornode.cli import deploy as deploy_cmd
+from tensornode.cli import up as up_cmd
+from tensornode.cli import vm as vm_cmd
 
 app = typer.Typer(
     name="tensornode",
@@ -14,6 +17,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(miner.app, name="miner")
+app.add_typer(coordinator.app, name="coordinator")
+app.command("up")(up_cmd.up)
+app.add_typer(vm_cmd.app, name="vm")
+app.command("deploy")(deploy_cmd.deploy)
 
 
 @app.command()

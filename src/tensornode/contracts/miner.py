@@ -1,6 +1,7 @@
 """The miner API (../shared/reference/contracts.md): what every miner serves on port 3000.
 
-``ChatRequest`` ignores unknown fields. Limits that depend on the server (max_tokens
+``ChatRequest`` ignores unknown fields; ``seed``, ``stop``, ``logprobs`` and ``ignore_eos``
+are our extensions. Limits that depend on the server (max_tokens
 ceiling, context length) are checked by the server, not here.
 """
 
@@ -24,6 +25,7 @@ class ChatRequest(BaseModel):
     seed: int | None = None
     stop: list[StrictStr] | None = None
     logprobs: bool = False
+    ignore_eos: bool = False  # vLLM's extension: generate exactly max_tokens (benchmarks)
 
     @field_validator("prompt")
     @classmethod

@@ -80,7 +80,11 @@ OutputSink = Callable[[str], Awaitable[None]]
 
 @runtime_checkable
 class Host(Protocol):
-    """A machine that runtimes act on. Paths are on the host, relative to ``workdir``."""
+    """A machine that runtimes act on. Paths are on the host, relative to ``workdir``.
+
+    Commands (``run``) and processes (``spawn``) start in ``workdir``; a path that would
+    leave it is refused with InvalidInput.
+    """
 
     @property
     def address(self) -> str:

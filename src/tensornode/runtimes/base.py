@@ -52,6 +52,9 @@ class RunningMiner:
     runtime: str
     handle: str  # builtin: the pid; docker: the container name
     endpoint: str  # http://address:public_port
+    # where the miner's output goes, relative to the host's workdir (builtin); None where
+    # the runtime keeps logs itself (docker: ``docker logs``)
+    log_path: str | None = None
 
 
 class Runtime(Protocol):

@@ -1,0 +1,1 @@
+"""The coordinator: REST API, VM lifecycle, deployments as background jobs, miner registry."""

@@ -1,0 +1,123 @@
+"""The coordinator's FastAPI app: ``build_app(settings)``; OpenAPI docs at ``/docs``.
+
+The lifespan migrates the database, re-adopts what a previous run left (recovery.py)
+and owns the job runner. Every error is ``{"error": "..."}``: one handler for our
+errors, one for validation (422, 400 for malformed JSON), one for HTTP errors (404/405
+routes), and a catch-all 500 that logs and says only "internal error".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tensornode import __version__
+from tensornode.config import Settings
+from tensornode.coordinator.core import Coordinator
+from tensornode.coordinator.deps import DEFAULT_RESOLVERS
+from tensornode.coordinator.routers import deploy, miners, vm_miner, vms
+from tensornode.coordinator.services.miners import MinerCheckFailed
+from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
+from tensornode.monitor.routes import attach_monitor, monitor_running
+from tensornode.monitor.routes import router as monitor_router
+from tensornode.providers.base import Provider
+from tensornode.runtimes.base import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    """One line naming the first bad field; malformed JSON is a 400."""
+    errors = list(exc.errors())
+    if not errors:
+        return 422, "invalid request"
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return 400, "malformed JSON body"
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or "body"
+    return 422, f"{field}: {first.get('msg', 'invalid')}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as ``{"error": ...}``."""
+
+    @app.exception_handler(TensorNodeError)
+    async def _ours(_: Request, exc: TensorNodeError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(exc, MinerCheckFailed):
+            extra["checks"] = exc.failures
+        response = _error(exc.status, exc.message, **extra)
+        if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after:
+            response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message = validation_message(exc)
+        return _error(status, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"not found: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} not allowed on {request.url.path}"
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal error")
+
+
+def build_app(
+    settings: Settings,
+    *,
+    providers: Mapping[str, Provider] | None = None,
+    runtimes: Mapping[str, Runtime] | None = None,
+) -> FastAPI:
+    """The coordinator app; providers and runtimes default to the registries."""
+    core = Coordinator(settings, providers=providers, runtimes=runtimes)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await core.start()
+        try:
+            async with monitor_running(monitor):  # the health monitor (monitor/routes.py)
+                yield
+        finally:
+            await core.close()
+
+    app = FastAPI(
+        title="TensorNode coordinator",
+        version=__version__,
+        description="VMs, miner deployments and the miner registry of a TensorNode network.",
+        lifespan=lifespan,
+    )
+    app.state.coordinator = core
+    app.state.credential_resolvers = list(DEFAULT_RESOLVERS)
+    install_error_handlers(app)
+    monitor = attach_monitor(app, core)
+    app.include_router(monitor_router)
+    for router in (deploy.router, vms.router, vm_miner.router, miners.router):
+        app.include_router(router)
+
+    @app.get("/health", tags=["meta"])
+    async def health() -> dict[str, str]:
+        """The coordinator is up."""
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,1 @@
+"""The coordinator's services, callable without HTTP (reach them from ``Coordinator``)."""

@@ -1,0 +1,1 @@
+"""Epochs: clock arithmetic, settlement (freeze, split, pay, publish), chained reports."""

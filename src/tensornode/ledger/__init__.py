@@ -1,0 +1,1 @@
+"""Ledgers: where rewards are held and paid (``base`` protocol, ``local`` SQL implementation)."""

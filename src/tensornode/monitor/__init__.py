@@ -1,0 +1,1 @@
+"""Health probes, uptime accounting, auto-restart with backoff, Prometheus metrics."""

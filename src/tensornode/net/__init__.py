@@ -1,0 +1,1 @@
+"""Network helpers: fetching user-given URLs safely."""

@@ -1,0 +1,13 @@
+"""Providers by name: ``registry[name](settings)`` builds one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tensornode.config import Settings
+from tensornode.providers.base import Provider
+from tensornode.providers.local import LocalProvider
+
+registry: dict[str, Callable[[Settings], Provider]] = {
+    "local": LocalProvider.from_settings,
+}

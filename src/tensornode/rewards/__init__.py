@@ -1,0 +1,1 @@
+"""Rewards: how an epoch's emission is split into integer payouts (pure functions)."""

@@ -1,0 +1,51 @@
+"""The validator: fresh challenges each round, probes that look like user traffic,
+scorers, penalties, and per-miner score components with their evidence.
+
+The coordinator's entry points:
+
+* :func:`run_round` -- one round against a subnet's miners -> :class:`RoundResult`;
+* :func:`score_epoch` -- components and totals over an epoch's rounds -> ``MinerScore``s;
+* :func:`validate_manually` -- one question + expected answer to a list of miners;
+* :func:`subnet_from_settings`, :func:`round_options`, :func:`make_judge` -- build the
+  inputs of the above from ``Settings.validator``.
+"""
+
+from tensornode.validator.factory import make_judge, round_options, subnet_from_settings
+from tensornode.validator.manual import validate_manually
+from tensornode.validator.round import RoundOptions, make_probe_client, plan_round, run_round
+from tensornode.validator.schemas import (
+    Challenge,
+    ComponentWeights,
+    Evidence,
+    ManualResult,
+    MinerScore,
+    MinerTarget,
+    ProbeResult,
+    RoundResult,
+)
+from tensornode.validator.scoring import ranking, score_epoch
+from tensornode.validator.subnets import SUBNETS, Subnet, get_subnet
+
+__all__ = [
+    "SUBNETS",
+    "Challenge",
+    "ComponentWeights",
+    "Evidence",
+    "ManualResult",
+    "MinerScore",
+    "MinerTarget",
+    "ProbeResult",
+    "RoundOptions",
+    "RoundResult",
+    "Subnet",
+    "get_subnet",
+    "make_judge",
+    "make_probe_client",
+    "plan_round",
+    "ranking",
+    "round_options",
+    "run_round",
+    "score_epoch",
+    "subnet_from_settings",
+    "validate_manually",
+]

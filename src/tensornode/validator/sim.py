@@ -1,0 +1,226 @@
+"""Scripted miners: real HTTP servers on loopback with known behaviour (tests, bench).
+
+A :class:`MinerFarm` hosts any number of miners in one event loop, one listening port
+each, speaking just enough HTTP/1.1 (keep-alive, Content-Length bodies) to serve
+``POST /api/chat[/<type>]``, ``GET /health`` and ``GET /info``; it costs far less than a
+web framework per request, so a thousand of them fit beside a validator on two cores.
+
+A :class:`ScriptedMiner` answers with a function of the prompt (:data:`BEHAVIOURS`:
+``correct`` solves every generated challenge with the families' own solvers and answers
+open questions with the reference), under a chosen answer key, after a delay, failing
+every n-th request if asked. ``python -m tensornode.validator.sim N`` serves a bench
+farm in its own process (prints ``{"miners": {id: url}}`` and serves until stdin closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tensornode.validator.challenges import solve_prompt
+from tensornode.validator.challenges.open_questions import find_question
+
+WRONG_ANSWER = "Bananas are berries, botanically speaking, while strawberries are not."
+
+
+def correct(prompt: str) -> str:
+    """The right answer to any generated challenge (reference text for open ones)."""
+    return solve_prompt(prompt) or "I do not know."
+
+
+def paraphrasing(prompt: str) -> str:
+    """Right answers, with open questions answered in other words than the reference."""
+    item = find_question(prompt)
+    return item.paraphrase if item else correct(prompt)
+
+
+def copying(prompt: str) -> str:
+    """What a copy ring answers: right on verifiable tasks, one shared text on open ones."""
+    item = find_question(prompt)
+    if item is None:
+        return correct(prompt)
+    return f"Here is what I found: {item.paraphrase} Hope that helps!"
+
+
+def verbose(prompt: str) -> str:
+    """A chatty model: restates the task, explains, finishes with the answer."""
+    answer = correct(prompt)
+    if find_question(prompt):
+        return answer
+    return f"Let me work through this step by step.\nThe task was clear.\nAnswer: {answer}"
+
+
+BEHAVIOURS: dict[str, Callable[[str], str]] = {
+    "correct": correct,
+    "paraphrase": paraphrasing,
+    "copier": copying,
+    "verbose": verbose,
+    "wrong": lambda prompt: WRONG_ANSWER,
+    "echo": lambda prompt: prompt,
+    "empty": lambda prompt: "",
+}
+
+
+@dataclass
+class ScriptedMiner:
+    """A miner with known behaviour; ``fail_every=2`` fails every second request (500)."""
+
+    answer: Callable[[str], str] = correct
+    key: str = "response"
+    delay_s: float = 0.0
+    fail_every: int = 0
+    requests: int = 0
+    prompts: list[str] = field(default_factory=list)
+    record: bool = False
+
+    async def chat(self, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The reply to one ``/api/chat`` request body."""
+        self.requests += 1
+        prompt = str(body.get("prompt", ""))
+        if self.record:
+            self.prompts.append(prompt)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.fail_every and self.requests % self.fail_every == 0:
+            return 500, {"error": "backend failed"}
+        return 200, {self.key: self.answer(prompt), "model": "scripted", "processing_time": 0.0}
+
+
+class MinerFarm:
+    """Many scripted miners, one loopback port each, in the current event loop."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self.miners: dict[str, ScriptedMiner] = {}
+        self._servers: list[asyncio.Server] = []
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def add(self, miner_id: str, miner: ScriptedMiner) -> str:
+        """Serve ``miner`` on a fresh port; its base URL."""
+        server = await asyncio.start_server(
+            lambda r, w: self._connection(miner, r, w), "127.0.0.1", 0, backlog=64
+        )
+        port = server.sockets[0].getsockname()[1]
+        self._servers.append(server)
+        self.miners[miner_id] = miner
+        self.urls[miner_id] = f"http://127.0.0.1:{port}"
+        return self.urls[miner_id]
+
+    def add_down(self, miner_id: str) -> str:
+        """A URL on a port nothing listens on (a miner that is down)."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.urls[miner_id] = f"http://127.0.0.1:{port}"
+        return self.urls[miner_id]
+
+    async def close(self) -> None:
+        """Stop every server and drop their connections."""
+        for server in self._servers:
+            server.close()
+        for writer in list(self._writers):
+            writer.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+    async def __aenter__(self) -> MinerFarm:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _connection(
+        self, miner: ScriptedMiner, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = request_line.split(" ", 2)
+                length = 0
+                for line in header_lines:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                body = await reader.readexactly(length) if length else b""
+                status, payload = await _route(miner, method, path, body)
+                data = json.dumps(payload).encode()
+                reason = "OK" if status == 200 else "Error"
+                head_out = (
+                    f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                )
+                writer.write(head_out.encode() + data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            return  # the client went away or sent garbage: nothing to answer
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+async def _route(
+    miner: ScriptedMiner, method: str, path: str, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    if method == "POST" and path.startswith("/api/chat"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return 400, {"error": "body is not JSON"}
+        return await miner.chat(parsed if isinstance(parsed, dict) else {})
+    if method == "GET" and path == "/health":
+        return 200, {"status": "healthy", "model_loaded": True, "uptime": "0h 0m 1s"}
+    if method == "GET" and path == "/info":
+        info = {"model_name": "scripted", "model_type": "llm", "version": "1.0.0"}
+        return 200, {**info, "capabilities": ["qa"], "max_context_length": 4096}
+    return 404, {"error": "not found"}
+
+
+def bench_mix(count: int) -> dict[str, ScriptedMiner]:
+    """The benchmark's population: mostly honest, some wrong, echoing, flaky, old keys."""
+    kinds = ["correct"] * 14 + ["paraphrase", "verbose", "wrong", "echo", "flaky", "old_keys"]
+    out = {}
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        miner = ScriptedMiner(answer=BEHAVIOURS.get(kind, correct))
+        if kind == "correct":  # unique wording per miner, so nothing collapses in batching
+            miner.answer = _unique(i)
+        elif kind == "flaky":
+            miner.fail_every = 2
+        elif kind == "old_keys":
+            miner.key = ("text", "message", "answer", "output")[i % 4]
+        out[f"m{i:04d}-{kind}"] = miner
+    return out
+
+
+def _unique(i: int) -> Callable[[str], str]:
+    def answer(prompt: str) -> str:
+        reply = correct(prompt)
+        return f"{reply} (Answered by node {i}.)" if find_question(prompt) else reply
+
+    return answer
+
+
+async def _serve_bench(count: int) -> None:
+    farm = MinerFarm()
+    for miner_id, miner in bench_mix(count).items():
+        await farm.add(miner_id, miner)
+    print(json.dumps({"miners": farm.urls}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # serve until the parent closes stdin
+    await farm.close()
+
+
+if __name__ == "__main__":
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    asyncio.run(_serve_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))

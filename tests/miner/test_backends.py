@@ -1,0 +1,148 @@
+"""Backends on their own: spec parsing, the tiny model generating, transformers on its dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tensornode.errors import ConfigurationError
+from tensornode.miner.backends import ModelSpec, parse_model_spec
+from tensornode.miner.backends.base import GenerationRequest
+from tensornode.miner.backends.echo import EchoBackend
+from tensornode.miner.backends.tiny import TinyBackend, ensure_tiny_model, tiny_model_dir
+from tensornode.miner.backends.transformers_backend import TransformersBackend
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("llm=tiny", ModelSpec("llm", "tiny", "")),
+        ("tiny", ModelSpec("llm", "tiny", "")),
+        ("code=transformers:/models/qwen", ModelSpec("code", "transformers", "/models/qwen")),
+        (
+            "code=transformers:Qwen/Qwen2.5-0.5B",
+            ModelSpec("code", "transformers", "Qwen/Qwen2.5-0.5B"),
+        ),
+        (
+            "llm=openai:http://host:8000/v1#meta/llama-3",
+            ModelSpec("llm", "openai", "http://host:8000/v1#meta/llama-3"),
+        ),
+        ("qa=echo", ModelSpec("qa", "echo", "")),
+    ],
+)
+def test_parse_model_spec(spec: str, expected: ModelSpec) -> None:
+    assert parse_model_spec(spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("llm=gpt5", "unknown backend 'gpt5' in 'llm=gpt5'; known: echo, openai, "),
+        ("LLM=tiny", "bad model type 'LLM' in 'LLM=tiny'"),
+        ("=tiny", "bad model type '' in '=tiny'"),
+    ],
+)
+def test_parse_model_spec_rejects(spec: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_model_spec(spec)
+    assert caught.value.message.startswith(message)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_data_dir: Path) -> TinyBackend:
+    backend = TinyBackend(tiny_data_dir)
+    backend.load()
+    return backend
+
+
+def _req(prompt: str, **kw: object) -> GenerationRequest:
+    params: dict[str, object] = {"max_tokens": 24, "temperature": 0.8, "ignore_eos": True}
+    params.update(kw)
+    return GenerationRequest(prompt, **params)  # type: ignore[arg-type]
+
+
+def test_tiny_build_is_cached_and_describes_itself(tiny: TinyBackend, tiny_data_dir: Path) -> None:
+    path = tiny_model_dir(tiny_data_dir)
+    assert ensure_tiny_model(tiny_data_dir) == path
+    assert (path / "model.safetensors").is_file()
+    assert (path / "tokenizer.json").is_file()
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
+    info = tiny.info()
+    assert info.model_name == "tiny-v1"
+    assert info.context_length == 512
+    assert info.device == "cpu"
+    assert info.weights_sha256 is not None and len(info.weights_sha256) == 64
+
+
+def test_tiny_generates_exactly_max_tokens(tiny: TinyBackend) -> None:
+    [result] = tiny.generate_batch([_req("Question: What is the capital of France?")])
+    assert result.completion_tokens == 24
+    assert result.finish_reason == "length"
+    assert result.prompt_tokens == tiny.count_tokens("Question: What is the capital of France?")
+    assert result.text.strip()
+
+
+def test_tiny_same_seed_same_answer_other_seed_differs(tiny: TinyBackend) -> None:
+    a = tiny.generate_batch([_req("Once upon a time", seed=7)])[0]
+    b = tiny.generate_batch([_req("Once upon a time", seed=7)])[0]
+    c = tiny.generate_batch([_req("Once upon a time", seed=8)])[0]
+    assert a == b
+    assert a.text != c.text
+
+
+def test_tiny_batch_equals_one_by_one(tiny: TinyBackend) -> None:
+    requests = [
+        _req("Hello", temperature=0.0, max_tokens=10),
+        _req("The history of computing is a story", seed=3),
+        _req("def fibonacci(n):", seed=4, max_tokens=5, temperature=1.5),
+        _req("Bonjour", seed=5, max_tokens=17, temperature=0.3),
+    ]
+    together = tiny.generate_batch(requests)
+    alone = [tiny.generate_batch([r])[0] for r in requests]
+    assert together == alone
+    assert [r.completion_tokens for r in together] == [10, 24, 5, 17]
+
+
+def test_tiny_cuts_at_stop_string(tiny: TinyBackend) -> None:
+    free = tiny.generate_batch([_req("Hello", temperature=0.0, max_tokens=20)])[0]
+    stop = free.text[3:6]
+    [cut] = tiny.generate_batch([_req("Hello", temperature=0.0, max_tokens=20, stop=(stop,))])
+    assert cut.finish_reason == "stop"
+    assert cut.text == free.text[: free.text.index(stop)]
+    assert stop not in cut.text
+
+
+def test_tiny_stops_at_the_context_end(tiny: TinyBackend) -> None:
+    prompt = "word " * 505
+    count = tiny.count_tokens(prompt)
+    assert count is not None and count < 512
+    [result] = tiny.generate_batch([_req(prompt, max_tokens=64)])
+    assert result.completion_tokens == 512 - count
+    assert result.finish_reason == "context"
+
+
+def test_transformers_backend_loads_the_saved_tiny_dir(
+    tiny: TinyBackend, tiny_data_dir: Path
+) -> None:
+    backend = TransformersBackend(str(tiny_model_dir(tiny_data_dir)))
+    backend.load()
+    assert backend.info().context_length == 512
+    assert backend.info().model_name == str(tiny_model_dir(tiny_data_dir))
+    requests = [_req("Knowledge is power", seed=11), _req("Rivers", temperature=0.0)]
+    assert backend.generate_batch(requests) == tiny.generate_batch(requests)
+
+
+def test_transformers_backend_missing_model_is_a_configuration_error(tmp_path: Path) -> None:
+    backend = TransformersBackend(str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigurationError, match="cannot load model"):
+        backend.load()
+
+
+def test_echo_backend_echoes_words() -> None:
+    backend = EchoBackend()
+    [a, b] = backend.generate_batch(
+        [_req("one two three four", max_tokens=2), _req("alpha beta STOP gamma", stop=("STOP",))]
+    )
+    assert (a.text, a.completion_tokens, a.finish_reason) == ("one two", 2, "length")
+    assert (b.text, b.finish_reason) == ("alpha beta ", "stop")
