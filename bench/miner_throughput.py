@@ -115,13 +115,23 @@ def spawn_miner(serve_args: str) -> tuple[subprocess.Popen[str], str]:
     if not url:
         proc.wait()
         raise SystemExit(f"miner exited with {proc.returncode} before listening")
-    deadline = time.monotonic() + 120
+    if not wait_healthy(url):
+        proc.terminate()
+        raise SystemExit("miner never became healthy")
+    return proc, url
+
+
+def wait_healthy(url: str, timeout: float = 180.0) -> bool:
+    """Poll ``/health`` until it answers 200 (models loaded)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-            return proc, url
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass  # not listening yet
         time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("miner never became healthy")
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url
     if args.spawn:
         proc, url = spawn_miner(args.serve_args)
+    elif not wait_healthy(url):
+        raise SystemExit(f"{url} never became healthy")
     body: dict[str, object] = {
         "prompt": args.prompt,
         "max_tokens": args.max_tokens,

@@ -78,4 +78,5 @@ def make_settings(data_dir: Path, db_url: str, *, dev_mode: bool = True) -> Sett
         database_url=db_url,
         coordinator={"health_deadline_s": 60.0, "health_poll_interval_s": 0.1},  # type: ignore[arg-type]
         local_provider={"launch_seconds": 0.2},  # type: ignore[arg-type]
+        monitor={"enabled": False},  # type: ignore[arg-type]  # tests run monitor passes themselves
     )

@@ -24,7 +24,9 @@ class MinerSettings(BaseModel):
     max_tokens: int = Field(512, ge=1, description="largest max_tokens a request may ask for")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body")
     batching: bool = True
-    batch_window_ms: float = Field(5.0, ge=0.0)
+    batch_window_ms: float = Field(
+        20.0, ge=0.0, description="longest a batch waits for expected concurrent requests"
+    )
     max_batch_size: int = Field(16, ge=1)
     cache: bool = True
     cache_size: int = Field(1024, ge=1)

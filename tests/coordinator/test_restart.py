@@ -7,8 +7,8 @@ import os
 import signal
 
 import httpx
-from factories import new_wallet, wallet
 
+from factories import new_wallet, wallet
 from tensornode.config import Settings
 from tensornode.coordinator.core import Coordinator
 from tensornode.db.models import Deployment

@@ -213,7 +213,7 @@ def test_evidence_hash_is_canonical_whatever_the_record_type() -> None:
     as_models = [Evidence(challenge_sha256="ab", latency_ms=12.5, verdict="pass")]
     assert evidence_sha256(as_dicts) == evidence_sha256(as_models)
     assert evidence_sha256(as_dicts) != evidence_sha256([{**as_dicts[0], "verdict": "fail"}])
-    score = FakeMinerScore(1.0, 1.0, 1.0, 1.0, 1.0, as_models)  # type: ignore[arg-type]
+    score = FakeMinerScore(1.0, 1.0, 1.0, 1.0, 1.0, as_models)
     result = MinerResult.from_score("m", "0.0.5", score)
     assert result.evidence_sha256 == evidence_sha256(as_dicts)
 
@@ -223,5 +223,7 @@ def test_invalid_scores_are_refused() -> None:
         MinerResult.from_score("m", "alice", FakeMinerScore(1, 1, 1, 1, 1.0))
     with pytest.raises(InvalidInput, match="a score must be finite and non-negative"):
         MinerResult.from_score("m", "0.0.5", FakeMinerScore(1, 1, 1, 1, float("nan")))
+    with pytest.raises(InvalidInput, match=r"pool account 0\.0\.99 cannot also be paid"):
+        report(1, None, validators=["0.0.99"])
     with pytest.raises(InvalidInput, match="epoch 1: a miner is listed twice"):
         report(1, None, miners=[miner("m", "0.0.5", 0.5), miner("m", "0.0.6", 0.5)])

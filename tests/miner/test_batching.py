@@ -121,3 +121,15 @@ def test_cache_keeps_deterministic_requests_only_and_evicts_least_recent() -> No
     assert cache.get("llm", seeded) is None  # evicted
     assert cache.get("llm", greedy) is answer
     assert (cache.hits, cache.misses) == (2, 2)
+
+
+async def test_stop_mid_batch_answers_the_callers() -> None:
+    backend = ScriptedBackend()
+    backend.generate_gate.clear()
+    batcher = await _started(backend)
+    running = asyncio.create_task(batcher.submit(_req("stuck")))
+    await asyncio.to_thread(backend.entered.wait, 10)
+    await batcher.stop()
+    with pytest.raises(ServiceUnavailable, match="shutting down"):
+        await running
+    backend.generate_gate.set()  # let the worker thread finish

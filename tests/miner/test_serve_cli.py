@@ -172,3 +172,40 @@ def test_a_bad_model_spec_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().startswith("error: unknown backend 'gpt5' in 'llm=gpt5'")
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_serve_flags_land_in_the_miner_settings(tmp_path: Path) -> None:
+    from tensornode.cli.miner_serve import serve_settings
+    from tensornode.config import Settings
+    from tensornode.errors import ConfigurationError
+
+    base = Settings(data_dir=tmp_path)
+    same = serve_settings(base)
+    assert same.miner == base.miner
+    flagged = serve_settings(
+        base, batching=False, cache=False, max_tokens=32, batch_window_ms=0, max_batch_size=4
+    )
+    assert (flagged.miner.batching, flagged.miner.cache) == (False, False)
+    assert (flagged.miner.max_tokens, flagged.miner.max_batch_size) == (32, 4)
+    assert flagged.miner.batch_window_ms == 0
+    with pytest.raises(ConfigurationError) as caught:
+        serve_settings(base, max_tokens=0)
+    assert caught.value.message == "--max-tokens: Input should be greater than or equal to 1"
+
+
+def test_two_processes_building_the_tiny_model_at_once_agree(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path;"
+        "from tensornode.miner.backends.tiny import ensure_tiny_model, tiny_weights_sha256;"
+        "print(tiny_weights_sha256(ensure_tiny_model(Path(sys.argv[1]))))"
+    )
+    builders = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [b.communicate(timeout=120)[0].strip() for b in builders]
+    assert [b.returncode for b in builders] == [0, 0]
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 64
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["tiny-v1"]

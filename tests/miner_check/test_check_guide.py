@@ -8,7 +8,7 @@ import subprocess
 from tensornode.contracts.miner_check import CheckStatus
 from tensornode.miner.check import check_miner
 
-from .conftest import TENSORNODE
+from .servers import TENSORNODE
 
 # What the guide's example does short of a good miner, and nothing else.
 EXPECTED_WARNINGS = {

@@ -7,7 +7,7 @@ import subprocess
 from tensornode.contracts.miner_check import CheckStatus
 from tensornode.miner.check import check_miner
 
-from .conftest import TENSORNODE
+from .servers import TENSORNODE
 
 
 async def test_reference_miner_passes_without_warnings(reference_miner: str) -> None:

@@ -22,7 +22,7 @@ from tensornode.miner.backends.base import Backend, GenerationRequest
 from tensornode.miner.check import check_miner
 from tensornode.miner.scaffold import scaffold_miner
 
-from .conftest import free_port, start_server, stop_server
+from .servers import free_port, start_server, stop_server
 
 PROJECT_FILES = {"Dockerfile", "README.md", "my_backend.py", "requirements.txt", ".dockerignore"}
 

@@ -39,16 +39,17 @@ BREAKS = {
     "bad-timestamp": "timestamp 'yesterday' (a warning)",
     "bad-usage": "usage total_tokens not the sum (a warning)",
     "uptime-words": "uptime 'up a while' (a warning)",
+    "uptime-fast": "uptime runs 100 times too fast (a warning)",
     "info-odd": "model_type 'oracle', empty capabilities (a warning)",
-    "slow": "/api/chat waits 3 s before answering",
+    "slow": "/api/chat waits 3 s before answering a valid request",
 }
 
 STARTED = time.monotonic()
 MAX_CONTEXT = 2048
 
 
-def _uptime() -> str:
-    s = int(time.monotonic() - STARTED)
+def _uptime(scale: float = 1.0) -> str:
+    s = int((time.monotonic() - STARTED) * scale)
     return f"{s // 3600}h {s % 3600 // 60}m {s % 60}s"
 
 
@@ -150,7 +151,8 @@ class Handler(BaseHTTPRequestHandler):
         if "health-not-json" in breaks:
             self._send(200, b"OK", "text/plain")
             return
-        body: dict[str, Any] = {"status": "healthy", "model_loaded": True, "uptime": _uptime()}
+        scale = 100.0 if "uptime-fast" in breaks else 1.0
+        body: dict[str, Any] = {"status": "healthy", "model_loaded": True, "uptime": _uptime(scale)}
         if "health-fields" in breaks:
             body["model_loaded"] = "yes"
             del body["uptime"]
@@ -189,8 +191,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chat(self, raw: bytes, breaks: set[str]) -> None:
         started = time.monotonic()
-        if "slow" in breaks:
-            time.sleep(3)
         if "chat-500" in breaks:
             self._error(500, "model crashed", breaks)
             return
@@ -208,6 +208,8 @@ class Handler(BaseHTTPRequestHandler):
         except ChatError as exc:
             self._error(exc.status, str(exc), breaks)
             return
+        if "slow" in breaks:
+            time.sleep(3)
         self._send(200, _answer(prompt, max_tokens, breaks, started))
 
 

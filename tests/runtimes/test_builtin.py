@@ -10,6 +10,7 @@ import pytest
 
 from tensornode.config import Settings
 from tensornode.errors import RuntimeFailure
+from tensornode.miner.backends.tiny import tiny_model_dir
 from tensornode.providers.local import LocalProvider
 from tensornode.providers.local_host import LocalHost, process_start_time
 from tensornode.runtimes.base import DeploymentContext, MinerSpec, RunningMiner
@@ -124,6 +125,8 @@ async def test_the_reference_miner_runs_under_the_builtin_runtime(
         assert chat.status_code == 200, chat.text
         assert chat.json()["response"]
         assert await runtime.logs(host, running)
+        # the miner's data dir is the coordinator's: one tiny-model cache for every miner
+        assert tiny_model_dir(tmp_path).is_dir()
     finally:
         await runtime.stop(host, running)
     assert not await runtime.is_running(host, running)

@@ -65,7 +65,8 @@ EXPOSE 3000
 
 # Health check (the slim image has no curl)
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \\
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:3000/health')" || exit 1
+  CMD python -c "import urllib.request as r; r.urlopen('http://localhost:3000/health')" \\
+    || exit 1
 
 # Start the model server
 CMD ["python", "api/server.py"]
@@ -147,10 +148,12 @@ async def test_a_stdlib_miner_is_built_run_served_and_stopped(
 async def test_stopping_one_deployment_leaves_the_other_running(
     provider: LocalProvider, vm_host: tuple[str, LocalHost, int], built_images: list[str]
 ) -> None:
-    vm_id, host, port = vm_host
+    _, host, _ = vm_host
     runtime = DockerRuntime()
     first, _ = await deploy(runtime, vm_host, STDLIB_DOCKERFILE, built_images)
-    other_vm = await provider.create(VMSpec("other", "cpu-2-ram-4gb-storage-25gb", (PortSpec(3000),)))
+    other_vm = await provider.create(
+        VMSpec("other", "cpu-2-ram-4gb-storage-25gb", (PortSpec(3000),))
+    )
     other_host = provider.host(other_vm)
     second, _ = await deploy(
         runtime,
@@ -192,7 +195,7 @@ async def test_the_miner_guides_dockerfile_template_deploys(
     assert chat.json()["response"] == "a b a"
     assert info.json()["model_type"] == "llm"
     healthcheck = docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", running.handle)
-    assert "urllib.request.urlopen" in healthcheck.stdout
+    assert "r.urlopen('http://localhost:3000/health')" in healthcheck.stdout
     assert "POST /api/chat" in await runtime.logs(host, running)
     await runtime.stop(host, running)
 

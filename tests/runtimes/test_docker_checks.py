@@ -17,7 +17,7 @@ from tensornode.runtimes.registry import registry
 
 from .conftest import LogSink
 
-GOOD = b"FROM python:3.11-slim\nCMD [\"python3\", \"-m\", \"http.server\", \"3000\"]\n"
+GOOD = b'FROM python:3.11-slim\nCMD ["python3", "-m", "http.server", "3000"]\n'
 
 
 def ctx(vm_id: str, port: int, dockerfile: bytes | None) -> DeploymentContext:
@@ -31,8 +31,7 @@ async def test_an_invalid_dockerfile_fails_before_building(
     with pytest.raises(RuntimeFailure) as caught:
         await DockerRuntime().build(host, ctx(vm_id, port, b"RUN rm -rf /\n"), LogSink())
     assert caught.value.message == (
-        "deployment d1: not a Dockerfile: its first instruction must be FROM, "
-        "but line 1 is RUN"
+        "deployment d1: not a Dockerfile: its first instruction must be FROM, but line 1 is RUN"
     )
     assert not Path(host.workdir, "build").exists()
     with pytest.raises(RuntimeFailure, match="deployment d1: no Dockerfile to build"):

@@ -30,7 +30,7 @@ CMD ["python", "api/server.py"]
         b"ARG PYTHON=3.11\nFROM python:${PYTHON}-slim\n",  # ARG may precede FROM
         b"ARG A=1 \\\n    B=2\n# between\nARG C\nFROM\tbusybox\n",  # continuations and tabs
         b"# escape=`\nARG A=1 `\n  B=2\nFROM busybox\n",  # the escape directive is honoured
-        "FROM python:3.11-slim\nLABEL description=\"café ☕\"\n".encode(),
+        'FROM python:3.11-slim\nLABEL description="café ☕"\n'.encode(),
     ],
 )
 def test_dockerfiles_are_accepted(content: bytes) -> None:

@@ -54,7 +54,9 @@ def serve(
 
 
 @apikey.command("create")
-def create_key(account: str = typer.Argument(help="the Hedera account id, e.g. 0.0.123456")) -> None:
+def create_key(
+    account: str = typer.Argument(help="the Hedera account id, e.g. 0.0.123456"),
+) -> None:
     """Create an API key for ACCOUNT and print it (it is shown only once)."""
     settings = cli_settings()
     with one_line_errors():

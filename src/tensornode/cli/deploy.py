@@ -2,7 +2,9 @@
 
 Rent N VMs (``POST /deploy``), wait until each is active (``GET /vms/{id}``), deploy the
 miner on each (builtin by default, ``--dockerfile-url`` or ``--dockerfile PATH``), and
-wait until every miner is healthy, with a progress bar per VM.
+wait until every miner is healthy, with a progress bar per VM. A builtin or URL miner
+rides along in ``POST /deploy`` and an uploaded Dockerfile is checked first, so a bad
+miner is refused before any VM is rented.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def deploy(
             configuration=configuration,
             max_price_usd=max_price,
             open_ports=[22, port],
+            miner=source.inline(),
         )
         with progress.shown():
             vms = await bring_up(
@@ -83,7 +86,11 @@ def deploy(
     if json:
         typer.echo(vms.model_dump_json(by_alias=True, indent=2))
         return
-    table = Table("NAME", "VM", "ENDPOINT", "USD/EPOCH", box=None)
+    table = Table(box=None)
+    table.add_column("NAME", overflow="fold")
+    table.add_column("VM", no_wrap=True)
+    table.add_column("ENDPOINT", no_wrap=True)
+    table.add_column("USD/EPOCH")
     for vm in vms.data:
         table.add_row(vm.name, vm.id, vm.endpoint or "-", str(vm.price_per_epoch_usd))
     console.print(table)

@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from tensornode.client import CoordinatorClient
-from tensornode.contracts.coordinator import DeploymentPublic, MinerDeploy, VMPublic
+from tensornode.contracts.coordinator import DeploymentPublic, MinerDeploy, MinerSpecIn, VMPublic
 from tensornode.errors import RuntimeFailure, TensorNodeError
+from tensornode.runtimes.dockerfile import validate_dockerfile
 
 POLL_S = 0.5
 VM_DEAD = frozenset({"failed", "stopped", "terminated"})
@@ -41,6 +42,16 @@ class MinerSource:
         if self.dockerfile_url is not None:
             return f"Dockerfile at {self.dockerfile_url}"
         return "builtin miner (" + ", ".join(self.models) + ")"
+
+    def inline(self) -> MinerSpecIn | None:
+        """The miner as part of ``POST /deploy``, checked before any VM is rented (an
+        upload cannot be inline: it is checked here instead, the way the coordinator does)."""
+        if self.dockerfile is not None:
+            validate_dockerfile(self.dockerfile)
+            return None
+        if self.dockerfile_url is not None:
+            return MinerSpecIn(runtime="docker", dockerfile_url=self.dockerfile_url, port=self.port)
+        return MinerSpecIn(runtime="builtin", models=list(self.models), port=self.port)
 
     async def deploy(self, api: CoordinatorClient, vm_id: str) -> DeploymentPublic:
         """Ask the coordinator to deploy this miner on the VM."""

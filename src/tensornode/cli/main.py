@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tensornode import __version__
-from tensornode.cli import coordinator, miner
+from tensornode.cli import coordinator, epoch, ledger, miner
 from tensornode.cli import deploy as deploy_cmd
 from tensornode.cli import up as up_cmd
 from tensornode.cli import vm as vm_cmd
@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 app.add_typer(miner.app, name="miner")
 app.add_typer(coordinator.app, name="coordinator")
+app.add_typer(epoch.app, name="epoch")
+app.add_typer(ledger.app, name="ledger")
 app.command("up")(up_cmd.up)
 app.add_typer(vm_cmd.app, name="vm")
 app.command("deploy")(deploy_cmd.deploy)

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from tensornode.cli.common import cli_settings, console, one_line_errors
+from tensornode.config import MinerSettings, Settings
+from tensornode.errors import ConfigurationError
 
 DEFAULT_PORT = 3000
 
@@ -37,6 +40,38 @@ class _AnnouncingServer(uvicorn.Server):
         host = f"[{self._host}]" if ":" in self._host else self._host
         console.print(f"TensorNode miner listening on http://{host}:{port}", highlight=False)
         console.file.flush()  # a supervisor reads this line through a pipe
+
+
+def serve_settings(
+    settings: Settings,
+    *,
+    batching: bool = True,
+    cache: bool = True,
+    max_tokens: int | None = None,
+    batch_window_ms: float | None = None,
+    max_batch_size: int | None = None,
+) -> Settings:
+    """``settings`` with the serve flags applied on top (flags left as None keep settings)."""
+    updates: dict[str, object] = {
+        k: v
+        for k, v in {
+            "max_tokens": max_tokens,
+            "batch_window_ms": batch_window_ms,
+            "max_batch_size": max_batch_size,
+        }.items()
+        if v is not None
+    }
+    if not batching:
+        updates["batching"] = False
+    if not cache:
+        updates["cache"] = False
+    try:
+        miner = MinerSettings.model_validate({**settings.miner.model_dump(), **updates})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(f"--{field.replace('_', '-')}: {first['msg']}") from None
+    return settings.model_copy(update={"miner": miner})
 
 
 def serve(
@@ -64,22 +99,14 @@ def serve(
     from tensornode.miner.service import MinerService
 
     with one_line_errors():
-        settings = cli_settings(data_dir=data_dir, log_level=log_level)
-        updates: dict[str, object] = {
-            k: v
-            for k, v in {
-                "max_tokens": max_tokens,
-                "batch_window_ms": batch_window_ms,
-                "max_batch_size": max_batch_size,
-            }.items()
-            if v is not None
-        }
-        if no_batching:
-            updates["batching"] = False
-        if no_cache:
-            updates["cache"] = False
-        miner = settings.miner.model_validate({**settings.miner.model_dump(), **updates})
-        settings = settings.model_copy(update={"miner": miner})
+        settings = serve_settings(
+            cli_settings(data_dir=data_dir, log_level=log_level),
+            batching=not no_batching,
+            cache=not no_cache,
+            max_tokens=max_tokens,
+            batch_window_ms=batch_window_ms,
+            max_batch_size=max_batch_size,
+        )
         settings.ensure_data_dir()
         service = MinerService.from_specs(settings, model)
         app = build_miner_app(settings, service)

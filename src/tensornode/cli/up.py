@@ -132,7 +132,9 @@ async def _run(
             try:
                 vms = work.result()
             except TensorNodeError as exc:
-                err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+                err_console.print(
+                    f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True
+                )
                 return False
         _print_urls(url, wallet, vms)
         await stop.wait()
@@ -163,22 +165,23 @@ async def _ensure_miners(api: CoordinatorClient, count: int, timeout: float) -> 
     live.sort(key=lambda vm: (vm.created_at, vm.id))
     keep = live[:count]
     taken = {vm.name for vm in live}
+    source = MinerSource()
     number = 1
     while len(keep) < count:
         name = f"dev-miner-{number}"
         number += 1
         if name not in taken:
-            keep.append((await api.deploy(name=name)).vms[0])
+            keep.append((await api.deploy(name=name, miner=source.inline())).vms[0])
     if not keep:
         return []
     reused = min(len(live), count)
     err_console.print(
-        f"{len(keep)} local miner(s) on the tiny model ({reused} reused from {api.base_url})",
+        f"{len(keep)} local miner(s) on the tiny model ({len(keep) - reused} new, {reused} reused)",
         highlight=False,
     )
     progress = FleetProgress(err_console)
     with progress.shown():
-        return await bring_up(api, [vm.id for vm in keep], MinerSource(), progress, timeout=timeout)
+        return await bring_up(api, [vm.id for vm in keep], source, progress, timeout=timeout)
 
 
 def _print_urls(url: str, wallet: str, vms: list[VMPublic]) -> None:
@@ -212,4 +215,6 @@ async def _stop_miners(app: FastAPI) -> None:
                 vm_id, reason="tensornode up stopped", missing_ok=True
             )
         except TensorNodeError as exc:
-            err_console.print(f"[red]error:[/red] VM {vm_id}: {exc.message}", highlight=False)
+            err_console.print(
+                f"[red]error:[/red] VM {vm_id}: {exc.message}", highlight=False, soft_wrap=True
+            )

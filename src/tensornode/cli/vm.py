@@ -71,7 +71,10 @@ def ls(
     if not vms.data:
         console.print("no VMs (rent one with `tensornode vm deploy` or `tensornode deploy`)")
         return
-    table = Table("ID", "NAME", "STATUS", "MINER", "ENDPOINT", "USD/EPOCH", box=None)
+    table = Table(box=None)
+    table.add_column("ID", no_wrap=True)  # ids are copied into other commands: never broken
+    for header in ("NAME", "STATUS", "MINER", "ENDPOINT", "USD/EPOCH"):
+        table.add_column(header, overflow="fold")
     for vm in vms.data:
         table.add_row(
             vm.id,

@@ -16,6 +16,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+ModelSpec = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9_-]*=[^\s-][^\s]*$", max_length=300, examples=["llm=tiny"])
+]
+"""A builtin miner's model: ``TYPE=BACKEND[:TARGET]`` (``llm=tiny``)."""
 WALLET_PATTERN = r"^0\.0\.[0-9]{1,19}$"
 """A Hedera account id (``shard.realm.num``; TensorNode runs on shard 0, realm 0)."""
 
@@ -52,9 +56,8 @@ class MinerDeploy(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    models: list[str] = Field(default_factory=lambda: ["llm=tiny"], min_length=1)
+    models: list[ModelSpec] = Field(default_factory=lambda: ["llm=tiny"], min_length=1)
     port: Port = 3000
-    env: dict[str, str] = Field(default_factory=dict)
 
 
 class DockerUrlDeploy(BaseModel):
@@ -72,7 +75,7 @@ class MinerSpecIn(WireModel):
     """A miner to deploy right away with ``POST /deploy``: builtin models or a Dockerfile URL."""
 
     runtime: Literal["builtin", "docker"] = "builtin"
-    models: list[str] = Field(default_factory=lambda: ["llm=tiny"], min_length=1)
+    models: list[ModelSpec] = Field(default_factory=lambda: ["llm=tiny"], min_length=1)
     dockerfile_url: str | None = Field(
         None, validation_alias=AliasChoices("dockerfile_url", "dockerfileUrl")
     )

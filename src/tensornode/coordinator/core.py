@@ -16,7 +16,7 @@ import httpx
 
 from tensornode.config import Settings
 from tensornode.db.session import Database
-from tensornode.errors import ConfigurationError, ProviderError
+from tensornode.errors import ConfigurationError
 from tensornode.providers.base import Host, Provider, ProvisionedVM
 from tensornode.runtimes.base import Runtime
 
@@ -107,8 +107,3 @@ class Coordinator:
         await self.jobs.shutdown()
         await self.http.aclose()
         await self.db.dispose()
-
-
-def translate_provider_errors(vm_id: str, exc: Exception) -> ProviderError:
-    """A provider's unexpected exception as ours, naming the VM."""
-    return ProviderError(f"VM {vm_id}: provider failed: {exc}")

@@ -7,6 +7,11 @@ id, ``None`` when its credential is absent, or raises Unauthenticated when it is
 - ``Authorization: Bearer <api key>``: looked up by sha256 in ``api_keys``.
 - dev mode only: a bare ``walletAddress`` (``X-Wallet-Address`` header, query, or the
   JSON/form body; ``minerAddress`` too), its account created on first sight.
+
+Dev mode also lets a request that names no wallet at all act on the VM in its path: the
+VM id (128 random bits) is the capability, so the miner guide's script, which sends its
+wallet only to ``POST /deploy``, works unchanged. A request that names another wallet
+still gets 404.
 """
 
 from __future__ import annotations
@@ -86,8 +91,8 @@ async def dev_wallet(request: Request, core: Coordinator) -> str | None:
 DEFAULT_RESOLVERS: tuple[CredentialResolver, ...] = (bearer_api_key, dev_wallet)
 
 
-async def current_account(request: Request, core: CoordinatorDep) -> Account:
-    """The caller's account, from the first resolver that recognises a credential."""
+async def resolve_caller(request: Request, core: Coordinator) -> Account | None:
+    """The caller's account from the first resolver that recognises a credential, or None."""
     resolvers: list[CredentialResolver] = request.app.state.credential_resolvers
     for resolve in resolvers:
         account_id = await resolve(request, core)
@@ -97,20 +102,40 @@ async def current_account(request: Request, core: CoordinatorDep) -> Account:
             if account is None:
                 raise Unauthenticated("unknown account")
             return account
+    return None
+
+
+def _no_credential(core: Coordinator) -> Unauthenticated:
     if core.settings.dev_mode:
-        raise Unauthenticated(
+        return Unauthenticated(
             "walletAddress required: send it in the body, the query or the X-Wallet-Address header"
         )
-    raise Unauthenticated("authentication required: send Authorization: Bearer <api key>")
+    return Unauthenticated("authentication required: send Authorization: Bearer <api key>")
+
+
+async def current_account(request: Request, core: CoordinatorDep) -> Account:
+    """The caller's account; 401 without a credential."""
+    account = await resolve_caller(request, core)
+    if account is None:
+        raise _no_credential(core)
+    return account
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
 async def vm_owned_by_caller(
-    vm_id: Annotated[str, Path(max_length=64)], account: CurrentAccount, core: CoordinatorDep
+    vm_id: Annotated[str, Path(max_length=64)], request: Request, core: CoordinatorDep
 ) -> VM:
-    """The VM in the path if the caller owns it; anyone else's is 404, like an absent one."""
+    """The VM in the path if the caller owns it; anyone else's is 404, like an absent one.
+
+    In dev mode a caller naming no wallet holds the VM id as its capability (see above).
+    """
+    account = await resolve_caller(request, core)
+    if account is None:
+        if not core.settings.dev_mode:
+            raise _no_credential(core)
+        return await core.vms.get(vm_id)
     return await core.vms.get(vm_id, owner_id=account.id)
 
 

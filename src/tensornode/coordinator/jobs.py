@@ -1,9 +1,10 @@
 """Background jobs of the coordinator: asyncio tasks, one per key, owned by the app lifespan.
 
 A key is what a job works on (a VM id): submitting a job for a key whose previous job is
-still running is refused, so callers :meth:`JobRunner.cancel` first (a new deployment
-replaces the old one). On shutdown every task is cancelled and awaited; what a cancelled
-job leaves in the database is picked up by the next start (see ``coordinator/recovery.py``).
+still running is refused (a monitor restart during a deployment); :meth:`JobRunner.replace`
+cancels the running one first (a new deployment replaces the old one). On shutdown every
+task is cancelled and awaited; what a cancelled job leaves in the database is picked up
+by the next start (see ``coordinator/recovery.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from tensornode.errors import Conflict, ServiceUnavailable
+from tensornode.errors import Conflict, ServiceUnavailable, TensorNodeError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,10 @@ class JobRunner:
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None:
+        if isinstance(exc, TensorNodeError):
+            # an awaited job (a restart) whose caller handles the error
+            log.info("job failed: %s", exc, extra={"key": key})
+        elif exc is not None:
             # jobs record their own failures; reaching here is a bug worth a traceback
             log.error("job crashed", extra={"key": key}, exc_info=exc)
 
@@ -65,6 +69,12 @@ class JobRunner:
             return
         task.cancel()
         await asyncio.wait([task])
+
+    async def replace(self, key: str, job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Cancel whatever runs under ``key``, then run ``job`` there (no gap for a third)."""
+        while self.is_running(key):
+            await self.cancel(key)
+        return self.submit(key, job)  # no await since the check: nothing slipped in
 
     async def wait(self, key: str) -> None:
         """Wait for the job under ``key`` to finish (tests and burst callers)."""

@@ -6,6 +6,7 @@ synchronous engine of the same database, once, when the app starts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -57,6 +58,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def migrate(url: URL) -> None:
     """Bring the database at ``url`` to the newest schema (synchronous)."""
+    # alembic announces every plugin at INFO; a coordinator start should say nothing
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["sqlalchemy_url"] = _with_driver(url, _SYNC_DRIVERS)

@@ -242,6 +242,9 @@ def draft_report(
         raise InvalidInput(f"epoch {window.number}: a miner is listed twice")
     ordered = sorted(miners, key=lambda miner: miner.miner_id)
     unique_validators = sorted(set(validators))
+    payees = {miner.account for miner in ordered} | set(unique_validators)
+    if config.pool_account in payees:
+        raise InvalidInput(f"the pool account {config.pool_account} cannot also be paid from it")
     return _validated(
         EpochReport,
         epoch=window.number,

@@ -125,7 +125,7 @@ def freeze_epoch(
 
 def _frozen_draft(row: Epoch, miners: Sequence[MinerResult]) -> EpochReport:
     draft = EpochReport.model_validate_json(row.draft)
-    if draft.miners != sorted(miners, key=lambda miner: miner.miner_id):
+    if miners and draft.miners != sorted(miners, key=lambda miner: miner.miner_id):
         log.warning("epoch %d was frozen earlier: paying its frozen scores", row.number)
     return draft
 

@@ -187,9 +187,11 @@ class LocalLedger:
 
     @staticmethod
     def _ensure_accounts(session: Session, accounts: list[str]) -> None:
-        rows = [{"id": a, "balance": 0, "is_system": a == ISSUANCE_ACCOUNT} for a in accounts]
-        for row in rows:
-            row["created_at"] = utcnow()
+        now = utcnow()
+        rows = [
+            {"id": a, "balance": 0, "is_system": a == ISSUANCE_ACCOUNT, "created_at": now}
+            for a in sorted(accounts)  # same lock order as the balance updates
+        ]
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(insert(LedgerAccount).values(rows).on_conflict_do_nothing())

@@ -5,10 +5,9 @@ runs the backend in a worker thread, so the event loop stays responsive. Only on
 runs at a time per worker (``concurrency`` workers per model; 1 for an in-process model).
 
 The batch window is adaptive so it never delays a lone request: the worker only waits
-(at most ``window_s`` from the first request's arrival) when the previous batch held
-several requests, i.e. when concurrent clients are likely to send more, and stops
-waiting as soon as as many requests as last time have arrived. Requests that queued
-while a batch was running are taken at once.
+(at most ``window_s``) when the recent peak of concurrent requests says more clients are
+about to send, and stops waiting as soon as that many are queued. With one client (or
+after a second of lower load) a request runs the moment it arrives.
 """
 
 from __future__ import annotations
@@ -62,8 +61,9 @@ class DynamicBatcher:
         self._wakeup = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
-        self._last_size = 0
         self._last_end = 0.0
+        self._peak = 0
+        self._peak_at = float("-inf")
 
     @property
     def depth(self) -> int:
@@ -107,6 +107,7 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         item = _Pending(request, loop.create_future(), loop.time())
         self._pending.append(item)
+        self._note_depth(item.arrived)
         self._wakeup.set()
         return await item.future
 
@@ -125,13 +126,25 @@ class DynamicBatcher:
             if batch:
                 await self._run_batch(loop, batch)
 
+    def _note_depth(self, now: float) -> None:
+        """Track the recent peak of requests in the system (waiting + generating)."""
+        if self.depth >= self._peak or now - self._peak_at > _RECENT_S:
+            self._peak, self._peak_at = self.depth, now
+
     async def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait briefly for more requests, but only when recent load says they are coming."""
-        recent = loop.time() - self._last_end < _RECENT_S
-        expected = min(self.max_batch_size, self._last_size) if recent else 1
+        """Wait briefly for more requests, but only when recent load says they are coming.
+
+        Recent peak concurrency says how many clients are around; when fewer are waiting,
+        the rest are probably between an answer and their next request, so wait up to the
+        window (from when the worker became free) to run them all in one batch instead of
+        splitting clients into cohorts that take turns.
+        """
+        now = loop.time()
+        recent = now - self._peak_at < _RECENT_S
+        expected = min(self.max_batch_size, self._peak) if recent else 1
         if expected <= 1 or self.window_s <= 0:
             return
-        deadline = self._pending[0].arrived + self.window_s
+        deadline = max(self._pending[0].arrived, self._last_end) + self.window_s
         while 0 < len(self._pending) < expected:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -149,9 +162,14 @@ class DynamicBatcher:
             outcomes = await loop.run_in_executor(
                 self._executor, self._run_isolated, [p.request for p in batch]
             )
+        except asyncio.CancelledError:
+            for item in batch:  # stopped mid-batch: answer the callers, do not strand them
+                if not item.future.done():
+                    item.future.set_exception(ServiceUnavailable("the miner is shutting down"))
+            raise
         finally:
             self._in_flight -= len(batch)
-            self._last_size, self._last_end = len(batch), loop.time()
+            self._last_end = loop.time()
             self.batches += 1
         log.debug(
             "batch done",

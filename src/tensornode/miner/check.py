@@ -240,13 +240,13 @@ async def _check_health(c: _Checker) -> _Health | None:
     else:
         reason = f"status {body['status']!r}, model_loaded {json.dumps(body['model_loaded'])}"
         c.add("health.healthy", FAIL, reason + "; a miner must be healthy to serve")
-    uptime_s = _uptime_of(body)
-    if uptime_s is None:
+    shown = parse_uptime(body["uptime"])
+    if shown is None:
         c.add("health.uptime", WARN, f"uptime {body['uptime']!r} is not like '2h 15m 30s'")
     else:
-        c.add("health.uptime", PASS, f"uptime {body['uptime']!r} ({uptime_s:g} s)")
+        c.add("health.uptime", PASS, f"uptime {body['uptime']!r} ({shown:g} s)")
     _check_extensions(c, "health.extensions", body, HEALTH_EXTENSIONS)
-    return _Health(at, uptime_s, str(body["uptime"]))
+    return _Health(at, _uptime_of(body), str(body["uptime"]))
 
 
 def _uptime_of(body: Mapping[str, object]) -> float | None:
@@ -445,6 +445,11 @@ async def _check_health_again(c: _Checker, first: _Health) -> None:
     name = "health.uptime_advances"
     if first.uptime_s is None or now is None:
         c.add(name, WARN, "cannot tell: uptime is not like '2h 15m 30s'")
+    elif now > first.uptime_s + elapsed + 2:  # 2 s: seconds resolution and clock slack
+        reason = (
+            f"uptime jumped {now - first.uptime_s:g} s in {elapsed:.1f} s; report time since start"
+        )
+        c.add(name, WARN, reason)
     elif now > first.uptime_s:
         c.add(name, PASS, f"uptime advanced {now - first.uptime_s:g} s in {elapsed:.1f} s")
     elif now == first.uptime_s:

@@ -27,7 +27,7 @@ class MonitorMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.probes = Counter(
             "tensornode_miner_probes",
-            "Health probes of miners, by result (ok, timeout, unreachable, unhealthy).",
+            "Health probes of miners by result: ok, timeout, unreachable, unhealthy, not_running.",
             ["result"],
             registry=self.registry,
         )
@@ -50,9 +50,11 @@ class MonitorMetrics:
             registry=self.registry,
         )
 
-    def observe_probe(self, result: str, latency_s: float) -> None:
+    def observe_probe(self, result: str, latency_s: float | None) -> None:
+        """Count a probe; ``latency_s`` None when no request was sent (process not running)."""
         self.probes.labels(result=result).inc()
-        self.probe_latency.observe(latency_s)
+        if latency_s is not None:
+            self.probe_latency.observe(latency_s)
 
     def set_up(self, miner_id: str, up: bool) -> None:
         self.up.labels(miner_id=miner_id).set(1 if up else 0)

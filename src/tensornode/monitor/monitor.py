@@ -6,6 +6,10 @@ Each pass asks the fleet which miners should be up, checks them concurrently (at
 ``max_concurrency`` at once, each probe bounded by ``probe_timeout_s``), feeds each
 observation to the miner's :class:`~tensornode.monitor.tracker.MinerTracker`, restarts
 the miners whose backoff has elapsed, and records probes, transitions and metrics.
+
+A restart runs inside its pass, concurrently with the other miners' checks; the
+coordinator's restart waits until the miner is healthy (at most its health deadline),
+so a slow restart delays the next pass rather than overlapping it.
 """
 
 from __future__ import annotations
@@ -71,10 +75,6 @@ class Monitor:
         self._trackers: dict[str, MinerTracker] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-
-    def tracker(self, miner_id: str) -> MinerTracker | None:
-        """What the monitor currently believes about a miner."""
-        return self._trackers.get(miner_id)
 
     async def run_once(self) -> PassReport:
         """Probe every miner once, restart those due, record everything."""
@@ -143,7 +143,10 @@ class Monitor:
                 probe = ProbeResult(
                     ok=False, latency_s=0.0, at=datetime.now(UTC), error=NOT_RUNNING
                 )
-        self.metrics.observe_probe(probe.result, probe.latency_s)
+        if running:
+            self.metrics.observe_probe(probe.result, probe.latency_s)
+        else:
+            self.metrics.observe_probe("not_running", None)
         await self.fleet.record_probe(miner, probe)
         tracker = self._trackers.get(miner.miner_id)
         if tracker is None:

@@ -113,9 +113,7 @@ class MinerTracker:
             self.consecutive_failures = 0
             message = f"attempt {self.restart_attempts}: {detail}"
             return [Event(EventKind.RESTARTED, message)]
-        failed = Event(
-            EventKind.RESTART_FAILED, f"attempt {self.restart_attempts}: {detail}"
-        )
+        failed = Event(EventKind.RESTART_FAILED, f"attempt {self.restart_attempts}: {detail}")
         return [failed, *self._schedule_restart(now)]
 
     @property

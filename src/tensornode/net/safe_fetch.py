@@ -168,7 +168,9 @@ async def _get(
     """One request to a checked address: (body, None) or (b"", redirect location)."""
     url = vetted.url
     headers = {"Host": url.netloc.decode("ascii"), "Accept-Encoding": "identity"}
-    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    host = url.raw_host.decode("ascii")
+    named = all(host != str(ip) for ip in vetted.addresses)  # a name, not a literal address
+    extensions = {"sni_hostname": host} if url.scheme == "https" and named else {}
     last_error: httpx.TransportError | None = None
     for ip in vetted.addresses:
         request = client.build_request(
@@ -185,7 +187,7 @@ async def _get(
             return await _read(response, max_bytes, what)
         finally:
             await response.aclose()
-    raise InvalidInput(f"cannot fetch {what}: {url.host}: {last_error}")
+    raise InvalidInput(f"cannot fetch {what}: {host}: {last_error}")
 
 
 async def _read(response: httpx.Response, max_bytes: int, what: str) -> tuple[bytes, str | None]:

@@ -163,11 +163,16 @@ async def run_round(
     )
 
 
-def make_probe_client(concurrency: int = 64, *, timeout: float = 10.0) -> httpx.AsyncClient:
-    """A shared client sized for ``concurrency`` probes: keep-alive, no redirects, no env
-    proxies (a miner URL is always dialled directly)."""
+def make_probe_client(
+    concurrency: int = 64, *, keepalive: int | None = None, timeout: float = 10.0
+) -> httpx.AsyncClient:
+    """A shared client for probes: no redirects, no proxies from the environment (a miner
+    URL is dialled directly), and a pool of ``max(concurrency, keepalive)`` connections so
+    that, with ``keepalive`` = the number of miners, each miner's connection is reused
+    across the round instead of being re-opened for every probe."""
+    size = max(concurrency, keepalive or 0)
     limits = httpx.Limits(
-        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=30
+        max_connections=size, max_keepalive_connections=size, keepalive_expiry=60
     )
     return httpx.AsyncClient(
         limits=limits, timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False

@@ -99,6 +99,7 @@ class MinerFarm:
         self.miners: dict[str, ScriptedMiner] = {}
         self._servers: list[asyncio.Server] = []
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     async def add(self, miner_id: str, miner: ScriptedMiner) -> str:
         """Serve ``miner`` on a fresh port; its base URL."""
@@ -125,6 +126,9 @@ class MinerFarm:
             server.close()
         for writer in list(self._writers):
             writer.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -139,6 +143,9 @@ class MinerFarm:
         self, miner: ScriptedMiner, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -161,7 +168,11 @@ class MinerFarm:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             return  # the client went away or sent garbage: nothing to answer
+        except asyncio.CancelledError:
+            return  # the farm is closing (ending quietly avoids 3.11's callback traceback)
         finally:
+            if task is not None:
+                self._handlers.discard(task)
             self._writers.discard(writer)
             writer.close()
 

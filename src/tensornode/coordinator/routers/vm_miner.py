@@ -28,7 +28,7 @@ ACCEPTED = status.HTTP_202_ACCEPTED
 @router.post("/miner", status_code=ACCEPTED)
 async def deploy_builtin(vm: OwnedVM, body: MinerDeploy, core: CoordinatorDep) -> DeploymentPublic:
     """Run the reference miner (``tensornode miner serve``) with these models."""
-    return await core.deployments.deploy_builtin(vm.id, body.models, port=body.port, env=body.env)
+    return await core.deployments.deploy_builtin(vm.id, body.models, port=body.port)
 
 
 @router.post("/docker/url", status_code=ACCEPTED)

@@ -96,7 +96,6 @@ class DeploymentService:
         vm = await self.core.vms.get(vm_id)
         self._check_deployable(vm, port)
         self.core.runtime(runtime)  # refuse an unavailable runtime before anything is stored
-        await self.core.jobs.cancel(vm_id)
         dep = Deployment(
             vm_id=vm_id,
             runtime=runtime,
@@ -112,8 +111,11 @@ class DeploymentService:
         async with self.core.db.session() as session:
             session.add(dep)
         what = url or (", ".join(models or []) if runtime == "builtin" else "uploaded Dockerfile")
-        dep = await transition(self.core, dep.id, None, f"accepted: {runtime} {what} on port {port}")
-        self.core.jobs.submit(vm_id, DeploymentJob(self.core, dep.id).run())
+        dep = await transition(
+            self.core, dep.id, None, f"accepted: {runtime} {what} on port {port}"
+        )
+        # the job replaces the VM's previous one; it stops the previous deployment first
+        await self.core.jobs.replace(vm_id, DeploymentJob(self.core, dep.id).run())
         return await self.get(dep.id)
 
     @staticmethod
@@ -209,8 +211,9 @@ class DeploymentService:
     async def restart_miner(self, miner_id: str) -> Miner:
         """Start a managed miner again through its runtime (no rebuild); count the restart.
 
-        Raises Conflict while a deployment job runs on its VM and RuntimeFailure when the
-        miner does not come back healthy (its deployment is then failed, nothing left running).
+        Raises Conflict while a deployment job runs on its VM (or one replaces the restart)
+        and RuntimeFailure when the miner does not come back healthy (its deployment is then
+        failed, nothing left running).
         """
         async with self.core.db.session() as session:
             miner = await session.get(Miner, miner_id)
@@ -220,14 +223,22 @@ class DeploymentService:
             vm = await session.get(VM, miner.vm_id or "")
         if dep is None or vm is None or vm.provider_vm_id is None:
             raise Conflict(f"miner {miner_id} has no deployment to restart")
-        if self.core.jobs.is_running(vm.id):
-            raise Conflict(f"a deployment is in progress on VM {vm.id}")
-        await self.restart_deployment(dep, vm.provider, vm.provider_vm_id, "restart requested")
-        async with self.core.db.session() as session:
-            miner = await session.get(Miner, miner_id)
-            assert miner is not None
-            miner.restarts += 1
-            return miner
+        # as a job on the VM's key: no deployment can start on the VM meanwhile
+        task = self.core.jobs.submit(
+            vm.id, self.restart_deployment(dep, vm.provider, vm.provider_vm_id, "restart requested")
+        )
+        try:
+            await asyncio.wait([task])
+        finally:
+            async with self.core.db.session() as session:
+                miner = await session.get(Miner, miner_id)
+                assert miner is not None
+                miner.restarts += 1  # every attempt counts, as the monitor's backoff does
+        if task.cancelled():
+            raise Conflict(f"the restart of miner {miner_id} was interrupted by a new deployment")
+        if (exc := task.exception()) is not None:
+            raise exc
+        return miner
 
     async def restart_deployment(
         self, dep: Deployment, provider: str, provider_vm_id: str, why: str

@@ -155,8 +155,6 @@ class VMService:
         config = await self.resolve_configuration(constraints)
         base = name or f"miner-{utcnow():%Y%m%d-%H%M%S}"
         names = [base] if instances == 1 else [f"{base}-{i + 1}" for i in range(instances)]
-        provider_name = self.core.default_provider
-        provider = self.core.provider(provider_name)
         created: list[VM] = []
         try:
             for vm_name in names:
@@ -166,26 +164,31 @@ class VMService:
                     open_ports=ports,
                     max_price_per_epoch_usd=constraints.max_total_price_per_epoch_usd,
                 )
-                pvm = await provider.create(spec)
-                vm = VM(
-                    owner_id=owner_id,
-                    name=vm_name,
-                    provider=provider_name,
-                    provider_vm_id=pvm.provider_vm_id,
-                    configuration=config.slug,
-                    open_ports=ports_json(ports),
-                    status=pvm.status.value,
-                    price_per_epoch_usd=pvm.price_per_epoch_usd,
-                )
-                apply_provisioned(vm, pvm)
-                async with self.core.db.session() as session:
-                    session.add(vm)
-                created.append(vm)
+                created.append(await self._rent(owner_id, spec))
         except TensorNodeError:
             await self._undo(created)
             raise
         log.info("VMs created", extra={"owner": owner_id, "vms": [v.id for v in created]})
         return created
+
+    async def _rent(self, owner_id: str, spec: VMSpec) -> VM:
+        """One VM from the default provider, recorded."""
+        provider_name = self.core.default_provider
+        pvm = await self.core.provider(provider_name).create(spec)
+        vm = VM(
+            owner_id=owner_id,
+            name=spec.name,
+            provider=provider_name,
+            provider_vm_id=pvm.provider_vm_id,
+            configuration=spec.configuration,
+            open_ports=ports_json(spec.open_ports),
+            status=pvm.status.value,
+            price_per_epoch_usd=pvm.price_per_epoch_usd,
+        )
+        apply_provisioned(vm, pvm)
+        async with self.core.db.session() as session:
+            session.add(vm)
+        return vm
 
     async def _undo(self, vms: list[VM]) -> None:
         for vm in vms:

@@ -1,0 +1,98 @@
+"""The epoch scheduler's one pass: finish interrupted epochs, then settle the one just ended.
+
+:meth:`EpochService.settle_due` is the burst mode of the coordinator's epoch loop: call it
+every few seconds (in a worker thread: it blocks on the database and the ledger) and it
+returns what it settled. Every replica may call it; settlement is idempotent, so a
+duplicate call pays nothing twice.
+
+Policy: an epoch left ``paying`` by a crash is finished first, with its frozen scores.
+Epochs that ended while no coordinator ran are not settled afterwards (their emission is
+never minted); the chain shows the gap through ``previous_epoch``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tensornode.config import RewardsSettings
+from tensornode.epochs.clock import EpochWindow, last_finished_epoch
+from tensornode.epochs.models import EPOCH_PAYING, Epoch
+from tensornode.epochs.report import EpochReport, MinerResult
+from tensornode.epochs.settle import load_report, settle_epoch
+from tensornode.ledger.base import Ledger
+from tensornode.ledger.database import database_errors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EpochInputs:
+    """What an epoch is paid for: frozen miner scores and the validators that completed rounds."""
+
+    miners: Sequence[MinerResult] = ()
+    validators: Sequence[str] = field(default_factory=tuple)
+
+
+Collector = Callable[[EpochWindow], EpochInputs]
+"""Gathers an ended epoch's inputs (the validator engine's scores, owners, validators)."""
+
+
+class EpochService:
+    """Settles epochs on a clock: the coordinator's epoch scheduler, callable without HTTP."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        ledger: Ledger,
+        rewards: RewardsSettings,
+        collect: Collector,
+    ) -> None:
+        self.sessions = sessions
+        self.ledger = ledger
+        self.rewards = rewards
+        self.collect = collect
+
+    def settle_due(self, now: datetime) -> list[EpochReport]:
+        """Settle what is due at ``now``; the reports settled by this pass, oldest first."""
+        settled = [self._finish(number) for number in self._paying()]
+        window = last_finished_epoch(now, self.rewards.epoch_seconds)
+        if window is None or self._frozen(window.number) or self._later_frozen(window.number):
+            return settled
+        inputs = self.collect(window)
+        report = settle_epoch(
+            self.sessions, self.ledger, window, inputs.miners, inputs.validators, self.rewards
+        )
+        log.info("epoch %d settled: %d payouts", report.epoch, len(report.payouts))
+        return [*settled, report]
+
+    def report(self, number: int) -> EpochReport | None:
+        """Epoch ``number``'s published report (what ``GET /epochs/{n}`` serves)."""
+        return load_report(self.sessions, number)
+
+    def _finish(self, number: int) -> EpochReport:
+        log.warning("epoch %d was interrupted while paying: finishing it", number)
+        # the frozen draft decides what is paid: no inputs are collected again
+        with database_errors("epochs"), self.sessions() as session:
+            row = session.get_one(Epoch, number)
+            window = EpochWindow(number, row.starts_at, row.ends_at)
+        return settle_epoch(self.sessions, self.ledger, window, (), (), self.rewards)
+
+    def _paying(self) -> list[int]:
+        with database_errors("epochs"), self.sessions() as session:
+            query = select(Epoch.number).where(Epoch.status == EPOCH_PAYING).order_by(Epoch.number)
+            return list(session.scalars(query))
+
+    def _frozen(self, number: int) -> bool:
+        with database_errors("epochs"), self.sessions() as session:
+            return session.get(Epoch, number) is not None
+
+    def _later_frozen(self, number: int) -> bool:
+        with database_errors("epochs"), self.sessions() as session:
+            later = session.scalar(select(Epoch.number).where(Epoch.number > number).limit(1))
+            return later is not None
