@@ -7,7 +7,7 @@ the validator's event loop. The validator runs ``run_round`` with the llm subnet
 clock starts, as in a long-running validator). Prints wall time and probes/s and writes
 JSON to ``bench/results/``.
 
-    .venv/bin/python bench/validator_epoch.py --miners 1000 --concurrency 256
+    .venv/bin/python bench/validator_epoch.py --miners 1000 --concurrency 64
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ async def bench(miners: int, concurrency: int, timeout: float, seed: int) -> dic
         embedder.warm_up()
         load_s = time.perf_counter() - t0
 
-        async with make_probe_client(concurrency, keepalive=len(targets)) as client:
+        async with make_probe_client() as client:
             t0 = time.perf_counter()
             result = await run_round(
                 targets,
@@ -106,7 +106,7 @@ async def bench(miners: int, concurrency: int, timeout: float, seed: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--miners", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=20261125)
     args = parser.parse_args()

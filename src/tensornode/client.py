@@ -26,7 +26,6 @@ from tensornode.contracts.coordinator import (
     DeployResult,
     DockerUrlDeploy,
     MinerDeploy,
-    MinerPublic,
     MinerSpecIn,
     PortPublic,
     VMConfiguration,
@@ -133,14 +132,6 @@ class CoordinatorClient:
 
     # -- API -----------------------------------------------------------------------------
 
-    async def healthy(self) -> bool:
-        """Whether the coordinator answers (its ``/health``); never raises."""
-        try:
-            response = await self._http.get("/health", timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
     async def deploy(
         self,
         *,
@@ -210,6 +201,3 @@ class CoordinatorClient:
 
     async def deployments(self, vm_id: str) -> DeploymentsPublic:
         return await self._get_model(DeploymentsPublic, "GET", f"/vms/{vm_id}/deployments")
-
-    async def get_miner(self, miner_id: str) -> MinerPublic:
-        return await self._get_model(MinerPublic, "GET", f"/miners/{miner_id}")

@@ -148,6 +148,61 @@ class ValidatorSettings(BaseModel):
     judge_timeout_s: float = Field(30.0, gt=0)
 
 
+class GatewaySettings(BaseModel):
+    """The gateway: routing users' prompts to miners (``TENSORNODE_GATEWAY__...``)."""
+
+    default_model_type: str = Field("llm", description="model type of a bare POST /api/chat")
+    max_tokens: int = Field(2048, ge=1, description="largest max_tokens a user may ask for")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body")
+    deadline_s: float = Field(60.0, gt=0, description="a request's total time, retries included")
+    attempt_timeout_s: float = Field(30.0, gt=0, description="one miner's time to answer")
+    max_attempts: int = Field(3, ge=1, description="miners tried per request")
+    refresh_interval_s: float = Field(1.0, gt=0, description="candidate set refresh period")
+    default_max_concurrency: int = Field(
+        8, ge=1, description="requests in flight per miner when its /info declares none"
+    )
+    exploration: float = Field(0.05, ge=0.0, le=1.0, description="share of random picks")
+    breaker_failures: int = Field(3, ge=1, description="consecutive failures that cool down")
+    breaker_cooldown_s: float = Field(2.0, gt=0, description="first cooldown; doubles")
+    breaker_cooldown_cap_s: float = Field(120.0, gt=0)
+    rate_limit_per_min: float = Field(60.0, gt=0, description="requests per minute per key")
+    rate_limit_burst: int | None = Field(None, ge=1, description="bucket size; default: 1 min")
+    key_cache_s: float = Field(5.0, ge=0, description="how long a key lookup is trusted")
+    flush_interval_s: float = Field(1.0, gt=0, description="metrics batch period")
+    flush_max_samples: int = Field(1000, ge=1, description="metrics batch size")
+
+
+class AuthSettings(BaseModel):
+    """Wallet sign-in: challenge and session lifetimes, where account keys come from."""
+
+    session_ttl_s: int = Field(12 * 3600, ge=60, description="a session's lifetime")
+    challenge_ttl_s: int = Field(300, ge=10, le=3600, description="a challenge's lifetime")
+    key_source: Literal["ledger", "mirror"] = Field(
+        "ledger", description="ledger: keys registered locally (dev, local); mirror: Hedera"
+    )
+    mirror_url: str = Field(
+        "https://testnet.mirrornode.hedera.com", description="Hedera mirror node REST base URL"
+    )
+    mirror_timeout_s: float = Field(10.0, gt=0)
+    mirror_cache_ttl_s: float = Field(300.0, ge=0, description="how long a fetched key is kept")
+    network_name: str = Field("TensorNode", min_length=1, max_length=100)
+    public_url: str | None = Field(
+        None, description="the URL named in challenges (default: the request's own origin)"
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="extra origins trusted for cookie sessions (CSRF)"
+    )
+    secure_cookies: bool | None = Field(
+        None, description="Secure cookies; default: on unless dev mode or loopback"
+    )
+    faucet_amount: int = Field(
+        10_000_000_000, ge=0, description="dev faucet funds for a newly registered wallet"
+    )
+    attempts_per_ip: int = Field(30, ge=1, description="sign-in calls per IP per window")
+    attempts_per_account: int = Field(10, ge=1, description="sign-in calls per account")
+    rate_window_s: float = Field(60.0, gt=0)
+
+
 class Settings(BaseSettings):
     """TensorNode's configuration."""
 
@@ -170,6 +225,8 @@ class Settings(BaseSettings):
     validator: ValidatorSettings = Field(default_factory=ValidatorSettings)
     rewards: RewardsSettings = Field(default_factory=RewardsSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (0700) and return it."""

@@ -14,8 +14,10 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from tensornode.config import MonitorSettings, Settings
+from tensornode.config import LocalProviderSettings, MonitorSettings, Settings
 from tensornode.coordinator.app import build_app
+
+from .ports import PORTS
 
 WALLET = "0.0.1001"
 
@@ -24,7 +26,12 @@ WALLET = "0.0.1001"
 def coordinator_url(tmp_path: Path) -> Iterator[str]:
     # the monitor's loop is off: these tests are about the CLI, not about restarts
     monitor = MonitorSettings(enabled=False)
-    settings = Settings(data_dir=tmp_path / "coordinator", dev_mode=True, monitor=monitor)
+    settings = Settings(
+        data_dir=tmp_path / "coordinator",
+        dev_mode=True,
+        monitor=monitor,
+        local_provider=LocalProviderSettings(**PORTS["cli"]),
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from .ports import PORTS
+
 UP_DEADLINE_S = 240
 
 
@@ -27,8 +29,11 @@ class Up:
     def __init__(self, data_dir: Path, port: int) -> None:
         argv = [sys.executable, "-m", "tensornode.cli.main", "up", "--port", str(port)]
         argv += ["--miners", "2", "--data-dir", str(data_dir)]
+        env = dict(os.environ)
+        for key, value in PORTS["up"].items():
+            env[f"TENSORNODE_LOCAL_PROVIDER__{key.upper()}"] = str(value)
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -113,11 +117,14 @@ def test_an_unreachable_coordinator_is_one_line(runner: CliRunner) -> None:
 def test_an_api_key_from_the_environment_is_sent_as_bearer(
     runner: CliRunner, coordinator_url: str, tmp_path: Path
 ) -> None:
-    data_dir = str(tmp_path / "coordinator")  # the fixture's coordinator keeps its state there
-    made = runner.invoke(
-        app, ["coordinator", "apikey", "create", WALLET], env={"TENSORNODE_DATA_DIR": data_dir}
+    # a subprocess, as a user runs it (in-process it would point logging at the runner's stderr)
+    made = subprocess.run(
+        [sys.executable, "-m", "tensornode.cli.main", "coordinator", "apikey", "create", WALLET],
+        env={**os.environ, "TENSORNODE_DATA_DIR": str(tmp_path / "coordinator")},
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert made.exit_code == 0, made.stderr
     key = made.stdout.strip()
     env = {"TENSORNODE_COORDINATOR_URL": coordinator_url, "TENSORNODE_API_KEY": key}
     listed = runner.invoke(app, ["vm", "ls"], env=env)
@@ -126,3 +133,41 @@ def test_an_api_key_from_the_environment_is_sent_as_bearer(
     env["TENSORNODE_API_KEY"] = "tn_not-a-key"
     refused = runner.invoke(app, ["vm", "ls"], env=env)
     assert (refused.exit_code, refused.stderr) == (1, "error: invalid API key\n")
+
+
+def test_deploy_uploads_a_dockerfile_and_reports_why_its_miner_failed(
+    runner: CliRunner, coordinator_url: str, tmp_path: Path
+) -> None:
+    # an image with nothing to run: it fails with or without a Docker engine, never hangs
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text('FROM scratch\nCMD ["/no-such-server"]\n')
+    code, out, err = tn(
+        runner, coordinator_url, "deploy", "--dockerfile", str(dockerfile), "--timeout", "120"
+    )
+    assert code == 1
+    assert out == ""
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: VM miner-\S+ \(\w+\): the miner failed: .+", last), last
+    code, out, _ = tn(runner, coordinator_url, "vm", "ls", "--json")
+    (vm,) = json.loads(out)["data"]
+    assert vm["deploymentState"] == "failed"
+    deps = httpx.get(
+        f"{coordinator_url}/vms/{vm['id']}/deployments",
+        headers={"X-Wallet-Address": WALLET},
+        timeout=10,
+    ).json()
+    assert deps["data"][0]["source"] == "upload"
+
+
+def test_a_bad_dockerfile_is_refused_before_any_vm_is_rented(
+    runner: CliRunner, coordinator_url: str, tmp_path: Path
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("RUN echo hi\n")
+    code, _, err = tn(runner, coordinator_url, "deploy", "--dockerfile", str(dockerfile))
+    assert code == 1
+    assert err.endswith(
+        "error: not a Dockerfile: its first instruction must be FROM, but line 1 is RUN\n"
+    )
+    code, out, _ = tn(runner, coordinator_url, "vm", "ls", "--json")
+    assert json.loads(out)["count"] == 0

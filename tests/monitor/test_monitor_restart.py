@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tensornode.config import MonitorSettings, Settings
+from tensornode.config import LocalProviderSettings, MonitorSettings, Settings
 from tensornode.contracts.coordinator import Constraints
 from tensornode.coordinator.accounts import get_or_create_account
 from tensornode.coordinator.core import Coordinator
@@ -27,7 +27,9 @@ WALLET = "0.0.1001"
 
 @pytest.fixture
 async def core(tmp_path: Path) -> AsyncIterator[Coordinator]:
-    settings = Settings(data_dir=tmp_path, dev_mode=True)
+    # a port range of its own: no miner of a suite running beside this one answers on ours
+    ports = LocalProviderSettings(port_range_start=33000, port_range_end=33999)
+    settings = Settings(data_dir=tmp_path, dev_mode=True, local_provider=ports)
     coordinator = Coordinator(settings)
     await coordinator.start()
     try:

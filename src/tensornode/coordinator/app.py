@@ -23,8 +23,11 @@ from tensornode.config import Settings
 from tensornode.coordinator.core import Coordinator
 from tensornode.coordinator.deps import DEFAULT_RESOLVERS
 from tensornode.coordinator.routers import deploy, miners, vm_miner, vms
+from tensornode.coordinator.routers.auth import install_auth
 from tensornode.coordinator.services.miners import MinerCheckFailed
 from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
+from tensornode.gateway.routes import attach_gateway, gateway_running
+from tensornode.gateway.routes import router as gateway_router
 from tensornode.monitor.routes import attach_monitor, monitor_running
 from tensornode.monitor.routes import router as monitor_router
 from tensornode.providers.base import Provider
@@ -96,7 +99,7 @@ def build_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await core.start()
         try:
-            async with monitor_running(monitor):  # the health monitor (monitor/routes.py)
+            async with monitor_running(monitor), gateway_running(gateway):  # monitor, gateway
                 yield
         finally:
             await core.close()
@@ -109,9 +112,12 @@ def build_app(
     )
     app.state.coordinator = core
     app.state.credential_resolvers = list(DEFAULT_RESOLVERS)
+    install_auth(app, core)  # wallet sign-in: /auth routes, session resolver first
     install_error_handlers(app)
     monitor = attach_monitor(app, core)
     app.include_router(monitor_router)
+    gateway = attach_gateway(app, core, registry=monitor.metrics.registry)  # gateway/routes.py
+    app.include_router(gateway_router)
     for router in (deploy.router, vms.router, vm_miner.router, miners.router):
         app.include_router(router)
 

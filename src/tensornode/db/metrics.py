@@ -32,6 +32,7 @@ class RequestSample:
     latency_ms: float
     ok: bool
     at: datetime | None = None
+    tokens: int = 0  # prompt + completion, when the miner reported usage
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ async def record_requests(session: AsyncSession, samples: Iterable[RequestSample
             row.count += 1
             row.errors += 0 if sample.ok else 1
             row.latency_ms_sum += sample.latency_ms
+            row.tokens = (row.tokens or 0) + sample.tokens
             buckets[bucket_index(sample.latency_ms)] += 1
         row.buckets = buckets  # a new list so the JSON column is marked dirty
     await session.flush()

@@ -234,5 +234,6 @@ class MinerRequests(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms_sum: Mapped[float] = mapped_column(default=0.0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0004_gateway
     # counts per bucket of tensornode.db.metrics.LATENCY_BUCKETS_MS (last: above the top)
     buckets: Mapped[list[int]] = mapped_column(JSON, default=list)

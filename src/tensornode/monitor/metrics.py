@@ -1,13 +1,12 @@
-"""Prometheus metrics of the monitor, on a registry of their own.
+"""Prometheus metrics of the monitor, on the registry they are given (or one of their own).
 
-Each coordinator app owns one :class:`MonitorMetrics` (and so one ``CollectorRegistry``),
-so several apps in one process (tests) never collide on metric names.
+Each coordinator app has its own ``CollectorRegistry`` (see ``monitor/routes.py``), so
+several apps in one process (tests) never collide on metric names.
 """
 
 from __future__ import annotations
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -20,8 +19,6 @@ PROBE_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0
 
 class MonitorMetrics:
     """Probes by result, miners up, restarts by outcome, probe latency."""
-
-    content_type = CONTENT_TYPE_LATEST
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()

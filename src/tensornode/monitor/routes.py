@@ -1,9 +1,10 @@
 """The monitor in the coordinator app: built with the app, run by its lifespan, ``/metrics``.
 
-``build_app`` calls :func:`attach_monitor` once (the monitor lives on
-``app.state.monitor``, its metrics on a registry of its own) and enters
-:func:`monitor_running` in its lifespan, which starts the loop unless
-``settings.monitor.enabled`` is false and stops it on shutdown.
+``build_app`` calls :func:`attach_monitor` once and enters :func:`monitor_running` in
+its lifespan, which starts the loop unless ``settings.monitor.enabled`` is false and stops
+it on shutdown. The monitor lives on ``app.state.monitor``. Its metrics go to the app's
+own Prometheus registry, ``app.state.metrics_registry``, where other parts (the gateway)
+add theirs: ``GET /metrics`` serves everything on it, and two apps never share one.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from tensornode.monitor.coordinator_fleet import CoordinatorFleet
+from tensornode.monitor.metrics import MonitorMetrics
 from tensornode.monitor.monitor import Monitor
 
 if TYPE_CHECKING:
@@ -24,8 +27,16 @@ router = APIRouter(tags=["meta"])
 
 
 def attach_monitor(app: FastAPI, core: Coordinator) -> Monitor:
-    """Build the app's monitor (not started) on the coordinator's HTTP client."""
-    monitor = Monitor(CoordinatorFleet(core), core.settings.monitor, client=core.http)
+    """Build the app's metrics registry and monitor (not started), on the coordinator's
+    HTTP client."""
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    monitor = Monitor(
+        CoordinatorFleet(core),
+        core.settings.monitor,
+        metrics=MonitorMetrics(registry),
+        client=core.http,
+    )
     app.state.monitor = monitor
     return monitor
 
@@ -43,6 +54,6 @@ async def monitor_running(monitor: Monitor) -> AsyncIterator[Monitor]:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics of the monitor (text exposition format)."""
-    monitor: Monitor = request.app.state.monitor
-    return Response(monitor.metrics.render(), media_type=monitor.metrics.content_type)
+    """Prometheus metrics of this coordinator: the monitor's and the gateway's."""
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

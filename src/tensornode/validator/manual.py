@@ -15,12 +15,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Literal
 
-import httpx
-
 from tensornode.errors import InvalidInput
 from tensornode.validator.grading import Embedder
 from tensornode.validator.penalties import echoes_prompt, is_empty
-from tensornode.validator.probe import send_probe
+from tensornode.validator.probe import ProbeClient, send_probe
 from tensornode.validator.schemas import (
     ManualResult,
     MinerTarget,
@@ -59,7 +57,7 @@ async def validate_manually(
     question: str,
     expected: str,
     *,
-    client: httpx.AsyncClient,
+    client: ProbeClient,
     timeout: float = 30.0,
     concurrency: int = 16,
     method: Method = "auto",

@@ -22,11 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
-
 from tensornode.validator.challenges import FAMILIES
 from tensornode.validator.grading import Embedder, GradingOptions, grade_round
-from tensornode.validator.probe import MAX_RESPONSE_BYTES, probe_payload, send_probe
+from tensornode.validator.probe import (
+    MAX_RESPONSE_BYTES,
+    ProbeClient,
+    probe_payload,
+    send_probe,
+)
 from tensornode.validator.schemas import Challenge, MinerTarget, ProbeResult, RoundResult
 from tensornode.validator.scorers.judge import JudgeScorer
 from tensornode.validator.subnets import Subnet, get_subnet
@@ -86,7 +89,7 @@ async def probe_miners(
     challenges: Sequence[Challenge],
     *,
     rng_seed: int,
-    client: httpx.AsyncClient,
+    client: ProbeClient,
     concurrency: int,
     timeout: float,
     options: RoundOptions,
@@ -119,7 +122,7 @@ async def run_round(
     subnet: Subnet | str,
     *,
     rng_seed: int,
-    client: httpx.AsyncClient,
+    client: ProbeClient,
     concurrency: int = 64,
     timeout: float = 10.0,
     embedder: Embedder | None = None,
@@ -128,8 +131,8 @@ async def run_round(
 ) -> RoundResult:
     """Probe every miner with the round's challenges and grade every answer.
 
-    ``client`` should be one shared ``httpx.AsyncClient`` whose pool allows at least
-    ``concurrency`` connections (see :func:`make_probe_client`). ``embedder`` defaults
+    ``client`` is the process's shared :class:`ProbeClient` (:func:`make_probe_client`).
+    ``embedder`` defaults
     to the offline MiniLM scorer; with ``judge`` open answers are judged instead.
     """
     if isinstance(subnet, str):
@@ -138,6 +141,7 @@ async def run_round(
         raise ValueError("miner ids in a round must be unique")
     options = options or RoundOptions(grading=GradingOptions(pass_threshold=subnet.pass_threshold))
     started = datetime.now(UTC)
+    await client.prune()
     challenges = plan_round(subnet, rng_seed, options.challenges)
     probes = await probe_miners(
         miners,
@@ -163,17 +167,6 @@ async def run_round(
     )
 
 
-def make_probe_client(
-    concurrency: int = 64, *, keepalive: int | None = None, timeout: float = 10.0
-) -> httpx.AsyncClient:
-    """A shared client for probes: no redirects, no proxies from the environment (a miner
-    URL is dialled directly), and a pool of ``max(concurrency, keepalive)`` connections so
-    that, with ``keepalive`` = the number of miners, each miner's connection is reused
-    across the round instead of being re-opened for every probe."""
-    size = max(concurrency, keepalive or 0)
-    limits = httpx.Limits(
-        max_connections=size, max_keepalive_connections=size, keepalive_expiry=60
-    )
-    return httpx.AsyncClient(
-        limits=limits, timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
-    )
+def make_probe_client(connections_per_miner: int = 2) -> ProbeClient:
+    """The shared probe client (one per process): per-miner keep-alive pools."""
+    return ProbeClient(connections_per_miner=connections_per_miner)

@@ -55,6 +55,17 @@ def verbose(prompt: str) -> str:
     return f"Let me work through this step by step.\nThe task was clear.\nAnswer: {answer}"
 
 
+def signed(behaviour: Callable[[str], str], tag: str) -> Callable[[str], str]:
+    """``behaviour`` with open answers in the miner's own wording (a tag appended), as
+    honest miners sampling their own text never give the same long answer."""
+
+    def answer(prompt: str) -> str:
+        reply = behaviour(prompt)
+        return f"{reply} ({tag})" if find_question(prompt) else reply
+
+    return answer
+
+
 BEHAVIOURS: dict[str, Callable[[str], str]] = {
     "correct": correct,
     "paraphrase": paraphrasing,
@@ -66,6 +77,16 @@ BEHAVIOURS: dict[str, Callable[[str], str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class SeenRequest:
+    """A request a recording miner received, as it arrived."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
 @dataclass
 class ScriptedMiner:
     """A miner with known behaviour; ``fail_every=2`` fails every second request (500)."""
@@ -74,16 +95,14 @@ class ScriptedMiner:
     key: str = "response"
     delay_s: float = 0.0
     fail_every: int = 0
-    requests: int = 0
-    prompts: list[str] = field(default_factory=list)
     record: bool = False
+    requests: int = 0
+    seen: list[SeenRequest] = field(default_factory=list)
 
     async def chat(self, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """The reply to one ``/api/chat`` request body."""
         self.requests += 1
         prompt = str(body.get("prompt", ""))
-        if self.record:
-            self.prompts.append(prompt)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.fail_every and self.requests % self.fail_every == 0:
@@ -151,12 +170,15 @@ class MinerFarm:
                 head = await reader.readuntil(b"\r\n\r\n")
                 request_line, *header_lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = request_line.split(" ", 2)
-                length = 0
+                headers = {}
                 for line in header_lines:
                     name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value)
+                    if name:
+                        headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0"))
                 body = await reader.readexactly(length) if length else b""
+                if miner.record:
+                    miner.seen.append(SeenRequest(method, path, headers, body))
                 status, payload = await _route(miner, method, path, body)
                 data = json.dumps(payload).encode()
                 reason = "OK" if status == 200 else "Error"
@@ -195,28 +217,22 @@ async def _route(
 
 
 def bench_mix(count: int) -> dict[str, ScriptedMiner]:
-    """The benchmark's population: mostly honest, some wrong, echoing, flaky, old keys."""
-    kinds = ["correct"] * 14 + ["paraphrase", "verbose", "wrong", "echo", "flaky", "old_keys"]
+    """The benchmark's population: mostly honest (each in its own wording), some wrong,
+    echoing, flaky, answering under old keys, and a copy ring."""
+    kinds = ["correct"] * 13 + ["paraphrase", "verbose", "wrong", "echo", "flaky", "old_keys"]
+    kinds.append("copier")
     out = {}
     for i in range(count):
         kind = kinds[i % len(kinds)]
-        miner = ScriptedMiner(answer=BEHAVIOURS.get(kind, correct))
-        if kind == "correct":  # unique wording per miner, so nothing collapses in batching
-            miner.answer = _unique(i)
-        elif kind == "flaky":
+        behaviour = BEHAVIOURS.get(kind, correct)
+        honest = kind not in ("wrong", "echo", "copier")
+        miner = ScriptedMiner(answer=signed(behaviour, f"node {i}") if honest else behaviour)
+        if kind == "flaky":
             miner.fail_every = 2
         elif kind == "old_keys":
             miner.key = ("text", "message", "answer", "output")[i % 4]
         out[f"m{i:04d}-{kind}"] = miner
     return out
-
-
-def _unique(i: int) -> Callable[[str], str]:
-    def answer(prompt: str) -> str:
-        reply = correct(prompt)
-        return f"{reply} (Answered by node {i}.)" if find_question(prompt) else reply
-
-    return answer
 
 
 async def _serve_bench(count: int) -> None:

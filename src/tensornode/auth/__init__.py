@@ -1,0 +1,1 @@
+"""Wallet sign-in: Hedera signed-message signatures, challenges, sessions, key sources."""

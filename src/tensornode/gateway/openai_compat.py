@@ -1,0 +1,244 @@
+"""OpenAI chat completions over the miner API: schemas and translation, no I/O.
+
+Request → miner ``ChatRequest``:
+
+- ``model`` names a model type (subnet): ``llm`` or ``tensornode/llm``.
+- ``messages`` become one prompt. A lone user message is sent as it is (so
+  ``/v1/chat/completions`` and ``/api/chat`` answer the same prompt the same way);
+  anything else is rendered one message per block, ``Role: content``, blocks separated
+  by a blank line, ending with ``Assistant:`` for the model to continue::
+
+      System: You are terse.
+
+      User: What is 2+2?
+
+      Assistant:
+
+  Content may be a string or a list of ``{"type": "text", "text": ...}`` parts (joined);
+  other part types are refused (400).
+- ``max_completion_tokens`` (or the older ``max_tokens``), ``temperature``, ``seed``,
+  ``stop`` pass through; ``n`` must be 1; other fields are ignored.
+
+Answer → ``chat.completion`` with ``usage`` (zeros when the miner reports none) and our
+``miner_id``. ``stream: true`` answers with server-sent events in OpenAI's chunk format:
+the miner API does not stream, so the gateway waits for the whole answer and then sends
+it as chunks (a role chunk, one chunk per word, a finish chunk, a usage chunk when
+``stream_options.include_usage``), ending with ``data: [DONE]``.
+
+Errors under ``/v1`` use OpenAI's shape ``{"error": {"message", "type", "code"}}``, so
+OpenAI clients raise their usual exceptions; the rest of the coordinator keeps ours.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from tensornode.contracts.miner import ChatRequest, ChatResponse
+from tensornode.errors import InvalidInput
+
+MODEL_PREFIX = "tensornode/"
+_WORDS = re.compile(r"\s*\S+\s*|\s+")
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: StrictStr
+    content: StrictStr | list[TextPart] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """The parts of OpenAI's chat completion request the gateway understands."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: StrictStr
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    seed: int | None = None
+    stop: StrictStr | list[StrictStr] | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(None, ge=1)
+
+
+def model_type_of(model: str) -> str:
+    """``tensornode/llm`` → ``llm``."""
+    return model.removeprefix(MODEL_PREFIX)
+
+
+def _text_of(message: ChatMessage) -> str:
+    if message.content is None:
+        return ""
+    if isinstance(message.content, str):
+        return message.content
+    texts = []
+    for part in message.content:
+        if part.type != "text" or part.text is None:
+            raise InvalidInput(f"only text content is supported, not {part.type!r}")
+        texts.append(part.text)
+    return "\n".join(texts)
+
+
+def render_prompt(messages: list[ChatMessage]) -> str:
+    """One prompt from the chat (the rendering in this module's docstring)."""
+    if len(messages) == 1 and messages[0].role == "user":
+        return _text_of(messages[0])
+    blocks = [f"{m.role.capitalize()}: {_text_of(m)}" for m in messages]
+    return "\n\n".join([*blocks, "Assistant:"])
+
+
+def to_chat_request(body: ChatCompletionRequest) -> ChatRequest:
+    """The miner request for a chat completion; InvalidInput as the miner API words it."""
+    if body.n not in (None, 1):
+        raise InvalidInput("n: only n=1 is supported")
+    fields: dict[str, Any] = {"prompt": render_prompt(body.messages)}
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    if max_tokens is not None:
+        fields["max_tokens"] = max_tokens
+    if body.temperature is not None:
+        fields["temperature"] = body.temperature
+    if body.seed is not None:
+        fields["seed"] = body.seed
+    if body.stop is not None:
+        fields["stop"] = body.stop
+    try:
+        return ChatRequest.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        if field == "prompt":
+            field = "messages"
+        raise InvalidInput(f"{field}: {reason}", status=400) from None
+
+
+def parse_completion_request(raw: bytes) -> ChatCompletionRequest:
+    """Validate a ``/v1/chat/completions`` body; InvalidInput names the first bad field."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object")
+    try:
+        return ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidInput(f"{field}: {first['msg']}") from None
+
+
+def _usage(response: ChatResponse) -> dict[str, int]:
+    usage = response.usage
+    if usage is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def finish_reason(response: ChatResponse, request: ChatRequest) -> Literal["stop", "length"]:
+    """``length`` when the miner used the whole token budget (as far as it says)."""
+    usage = response.usage
+    if usage is not None and usage.completion_tokens >= request.max_tokens:
+        return "length"
+    return "stop"
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(12)
+
+
+def completion_body(
+    response: ChatResponse, request: ChatRequest, *, model: str, miner_id: str
+) -> dict[str, Any]:
+    """A ``chat.completion`` object."""
+    return {
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": response.response},
+                "finish_reason": finish_reason(response, request),
+                "logprobs": None,
+            }
+        ],
+        "usage": _usage(response),
+        "miner_id": miner_id,
+    }
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def stream_events(
+    response: ChatResponse,
+    request: ChatRequest,
+    *,
+    model: str,
+    include_usage: bool,
+) -> Iterator[bytes]:
+    """The answer as ``chat.completion.chunk`` events, then ``data: [DONE]``."""
+    base = {"id": completion_id(), "object": "chat.completion.chunk", "created": int(time.time())}
+    base["model"] = model
+
+    def chunk(delta: dict[str, str], finish: str | None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return _event({**base, "choices": [choice]})
+
+    yield chunk({"role": "assistant", "content": ""}, None)
+    for piece in _WORDS.findall(response.response):
+        yield chunk({"content": piece}, None)
+    yield chunk({}, finish_reason(response, request))
+    if include_usage:
+        yield _event({**base, "choices": [], "usage": _usage(response)})
+    yield b"data: [DONE]\n\n"
+
+
+OPENAI_ERROR_TYPES = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("authentication_error", "invalid_api_key"),
+    403: ("permission_error", "forbidden"),
+    404: ("invalid_request_error", "model_not_found"),
+    413: ("invalid_request_error", "request_too_large"),
+    422: ("invalid_request_error", "invalid_request"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+    503: ("service_unavailable", "no_miner_available"),
+}
+
+
+def openai_error_body(status: int, message: str) -> dict[str, Any]:
+    """``{"error": {"message", "type", "code"}}`` for a status."""
+    kind, code = OPENAI_ERROR_TYPES.get(status, ("api_error", "upstream_error"))
+    if status >= 500 and status not in OPENAI_ERROR_TYPES:
+        kind, code = "api_error", "upstream_error" if status in (502, 504) else "internal_error"
+    return {"error": {"message": message, "type": kind, "code": code, "param": None}}

@@ -1,0 +1,318 @@
+"""``Gateway``: answer a prompt with the best available miner, without HTTP.
+
+``await gateway.chat(ChatRequest(prompt="hi"), "llm")`` picks a miner (routing.py),
+sends the request on the shared upstream client, and on a failure (failover.py) tries
+another miner, at most ``max_attempts`` of them, each within ``attempt_timeout_s`` and
+all within ``deadline_s``. Every attempt is recorded (recorder.py). Cancelling the call
+(the user went away) cancels the request to the miner and closes its connection.
+
+Callers are admitted by :meth:`Gateway.admit`: a gateway key (``Authorization: Bearer
+tng_...``), required outside dev mode; in dev mode a request without one is limited by
+a bucket per client IP. Account API keys (``tn_...``) are refused here on purpose: they
+manage VMs and miners and have no rate limit of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from tensornode.config import Settings
+from tensornode.contracts.miner import ANSWER_KEYS, ChatRequest, ChatResponse, Usage
+from tensornode.db.models import utcnow
+from tensornode.db.session import Database
+from tensornode.errors import InvalidInput, ServiceUnavailable, Unauthenticated, UpstreamError
+from tensornode.gateway.failover import CLIENT_ERROR_STATUSES, AttemptFailed, status_failure
+from tensornode.gateway.keys import GatewayKeys, KeyIdentity
+from tensornode.gateway.pool import CandidatePool, NoCandidate
+from tensornode.gateway.ratelimit import RateLimiter
+from tensornode.gateway.recorder import GatewayMetrics, RequestRecorder
+from tensornode.gateway.routing import EqualScores, MinerCandidate, ScoreSource
+from tensornode.gateway.upstream import HttpxUpstream, Upstream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An admitted caller: its key (None for anonymous dev traffic)."""
+
+    key: KeyIdentity | None
+    bucket: str
+
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """A miner's answer, who gave it, and the time spent waiting on miners."""
+
+    response: ChatResponse
+    miner_id: str
+    upstream_s: float
+    attempts: int
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _timestamp(value: object) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return utcnow()
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return utcnow()
+
+
+def _usage(value: object) -> Usage | None:
+    if not isinstance(value, dict):
+        return None
+    prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    total = value.get("total_tokens")
+    total = total if isinstance(total, int) else prompt + completion
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+
+
+def normalize_answer(body: bytes, elapsed_s: float) -> ChatResponse:
+    """A miner's 200 body as the contract's ChatResponse (older answer keys accepted)."""
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        raise AttemptFailed("the miner's answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise AttemptFailed("the miner's answer is not a JSON object")
+    answer = next((data[k] for k in ANSWER_KEYS if isinstance(data.get(k), str)), None)
+    if answer is None:
+        raise AttemptFailed("the miner's answer has no 'response' text")
+    model = data.get("model")
+    return ChatResponse(
+        response=answer,
+        model=model if isinstance(model, str) else "unknown",
+        timestamp=_timestamp(data.get("timestamp")),
+        processing_time=_number(data.get("processing_time")) or round(elapsed_s, 4),
+        usage=_usage(data.get("usage")),
+    )
+
+
+def client_error_message(body: bytes, status: int) -> str:
+    """The miner's ``{"error": ...}`` words for a 4xx, or a plain description."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return " ".join(data["error"].split())
+    return f"the miner refused the request (HTTP {status})"
+
+
+class Gateway:
+    """Routing, failover, admission and recording for users' chat requests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        registry: CollectorRegistry | None = None,
+        upstream: Upstream | None = None,
+        scores: ScoreSource | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.gateway
+        self.db = db
+        self.clock = clock
+        self.upstream: Upstream = upstream or HttpxUpstream()
+        self.metrics = GatewayMetrics(registry)
+        self.recorder = RequestRecorder(db, self.config, self.metrics)
+        self.pool = CandidatePool(
+            db, self.config, self.upstream, scores or EqualScores(), rng=rng, clock=clock
+        )
+        self.keys = GatewayKeys(db, self.config, clock=clock)
+        self.limiter = RateLimiter(
+            self.config.rate_limit_per_min, burst=self.config.rate_limit_burst, clock=clock
+        )
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Read the candidate set once, then keep it and the metrics flowing."""
+        try:
+            await self.pool.refresh()
+        except Exception as exc:  # the background refresh keeps trying
+            log.warning("gateway: first candidate refresh failed: %s", exc, exc_info=exc)
+        self.pool.start()
+        self.recorder.start()
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.recorder.close()
+        await self.upstream.aclose()
+
+    # -- admission ------------------------------------------------------------------
+
+    async def admit(self, authorization: str | None, client_ip: str | None) -> Caller:
+        """The caller of a request, rate-limited; Unauthenticated or RateLimited if not."""
+        if authorization is None:
+            if not self.settings.dev_mode:
+                self.metrics.rejected.labels("unauthenticated").inc()
+                raise Unauthenticated(
+                    "a gateway key is required: send Authorization: Bearer <key> "
+                    "(create one with POST /gateway/keys)"
+                )
+            caller = Caller(None, f"ip:{client_ip or 'unknown'}")
+        else:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                self.metrics.rejected.labels("unauthenticated").inc()
+                raise Unauthenticated("Authorization must be 'Bearer <gateway key>'")
+            try:
+                key = await self.keys.authenticate(token.strip())
+            except Unauthenticated:
+                self.metrics.rejected.labels("unauthenticated").inc()
+                raise
+            self.recorder.key_used(key.key_id)
+            caller = Caller(key, f"key:{key.key_id}")
+        try:
+            self.limiter.check(caller.bucket, caller.key.rate_limit_per_min if caller.key else None)
+        except Exception:
+            self.metrics.rejected.labels("rate_limited").inc()
+            raise
+        return caller
+
+    # -- chat -----------------------------------------------------------------------
+
+    def check_limits(self, request: ChatRequest) -> None:
+        """The gateway's own max_tokens ceiling (422, worded as the miner API does)."""
+        limit = self.config.max_tokens
+        if "max_tokens" in request.model_fields_set and request.max_tokens > limit:
+            raise InvalidInput(f"max_tokens must be at most {limit}", status=422)
+
+    def serves(self, model_type: str) -> bool:
+        """Some healthy miner serves this model type now."""
+        return bool(self.pool.by_type.get(model_type))
+
+    def model_types(self) -> list[str]:
+        return self.pool.model_types()
+
+    async def chat(self, request: ChatRequest, model_type: str | None = None) -> GatewayAnswer:
+        """Answer with the best available miner, failing over to others on errors."""
+        model_type = model_type or self.config.default_model_type
+        self.check_limits(request)
+        payload = request.model_dump_json(exclude_unset=True).encode()
+        deadline = self.clock() + self.config.deadline_s
+        tried: set[str] = set()
+        waited = 0.0
+        last: AttemptFailed | None = None
+        for _ in range(self.config.max_attempts):
+            try:
+                candidate = await self.pool.acquire(model_type, exclude=tried, deadline=deadline)
+            except NoCandidate:
+                break
+            except ServiceUnavailable:
+                self.metrics.rejected.labels("no_miner" if not tried else "busy").inc()
+                raise
+            tried.add(candidate.miner_id)
+            timeout = max(0.001, min(self.config.attempt_timeout_s, deadline - self.clock()))
+            started = time.perf_counter()
+            try:
+                response = await self._attempt(candidate, model_type, payload, timeout, started)
+            except AttemptFailed as failure:
+                waited += time.perf_counter() - started
+                last = failure
+                if self.clock() >= deadline:
+                    break
+                continue
+            finally:
+                self.pool.release(candidate)
+            waited += time.perf_counter() - started
+            return GatewayAnswer(response, candidate.miner_id, waited, len(tried))
+        self.metrics.rejected.labels("failed").inc()
+        raise self._exhausted(model_type, tried, last)
+
+    async def _attempt(
+        self,
+        candidate: MinerCandidate,
+        model_type: str,
+        payload: bytes,
+        timeout: float,
+        started: float,
+    ) -> ChatResponse:
+        """One request to one miner: its answer, or AttemptFailed / InvalidInput."""
+        miner_id = candidate.miner_id
+        try:
+            status, body = await self.upstream.post_json(
+                candidate.url_for(model_type), payload, timeout=timeout
+            )
+            elapsed = time.perf_counter() - started
+            if status == 200:
+                response = normalize_answer(body, elapsed)
+            elif status in CLIENT_ERROR_STATUSES:
+                candidate.breaker.on_success()
+                self.recorder.record(miner_id, elapsed, "client_error")
+                raise InvalidInput(client_error_message(body, status), status=status)
+            else:
+                raise status_failure(status, body)
+        except AttemptFailed as failure:
+            elapsed = time.perf_counter() - started
+            candidate.breaker.on_failure(self.clock())
+            candidate.observe_latency(elapsed * 1000.0)
+            self.recorder.record(miner_id, elapsed, "error")
+            log.debug("miner %s failed: %s", miner_id, failure.reason)
+            raise
+        except BaseException:  # cancelled (the user left): not the miner's fault
+            candidate.breaker.on_cancel()
+            raise
+        candidate.breaker.on_success()
+        candidate.observe_latency(elapsed * 1000.0)
+        usage = response.usage
+        self.recorder.record(
+            miner_id,
+            elapsed,
+            "ok",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )
+        return response
+
+    def _exhausted(
+        self, model_type: str, tried: set[str], last: AttemptFailed | None
+    ) -> ServiceUnavailable | UpstreamError:
+        if last is None:
+            return ServiceUnavailable(
+                f"every miner serving {model_type!r} is cooling down after failures",
+                retry_after=self.config.breaker_cooldown_s,
+            )
+        if last.timeout:
+            return UpstreamError(
+                f"no miner answered in time ({len(tried)} tried): {last.reason}", status=504
+            )
+        return UpstreamError(f"no miner could answer ({len(tried)} tried); last: {last.reason}")
+
+    def status(self) -> Mapping[str, object]:
+        """The candidate set as the router sees it (for operators and tests)."""
+        return {
+            c.miner_id: {
+                "inflight": c.inflight,
+                "max_concurrency": c.max_concurrency,
+                "latency_ewma_ms": c.latency_ewma_ms,
+                "breaker": c.breaker.state.value,
+                "score": c.score,
+                "model_types": sorted(c.model_types),
+            }
+            for c in self.pool.candidates.values()
+        }

@@ -1,0 +1,83 @@
+"""The gateway's one HTTP client to miners: pooled keep-alive connections, our errors.
+
+Every transport problem becomes :class:`~tensornode.gateway.failover.AttemptFailed`
+(``timeout=True`` for timeouts) here, so no httpx exception reaches the router. Tests
+and benchmarks can pass any :class:`Upstream` (or an httpx transport).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+
+from tensornode.gateway.failover import AttemptFailed
+
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+"""A miner's answer larger than this is a failure, not something to buffer."""
+_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+class Upstream(Protocol):
+    """Sends one request to a miner; raises AttemptFailed when it gets no HTTP answer."""
+
+    async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]: ...
+
+    async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class HttpxUpstream:
+    """:class:`Upstream` over one shared ``httpx.AsyncClient`` (keep-alive pools)."""
+
+    def __init__(
+        self, *, max_connections: int = 1024, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        )
+        self._client = httpx.AsyncClient(
+            limits=limits, transport=transport, follow_redirects=False, trust_env=False
+        )
+
+    async def _send(
+        self, method: str, url: str, body: bytes | None, timeout: float
+    ) -> tuple[int, bytes]:
+        try:
+            request = self._client.build_request(
+                method, url, content=body, headers=_HEADERS, timeout=timeout
+            )
+            response = await self._client.send(request, stream=True)
+            try:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                    raise AttemptFailed(f"answer of {declared} bytes is too large")
+                data = bytearray()
+                async for chunk in response.aiter_raw():
+                    data.extend(chunk)
+                    if len(data) > MAX_ANSWER_BYTES:
+                        raise AttemptFailed("answer is too large")
+                return response.status_code, bytes(data)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise AttemptFailed(f"no answer within {timeout:g}s", timeout=True) from exc
+        except httpx.HTTPError as exc:
+            raise AttemptFailed(_describe(exc)) from exc
+
+    async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]:
+        return await self._send("POST", url, body, timeout)
+
+    async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]:
+        return await self._send("GET", url, None, timeout)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
