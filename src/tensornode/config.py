@@ -85,6 +85,8 @@ class RewardsSettings(BaseModel):
         description="the account payouts are drawn from (the local ledger mints into it)",
     )
     epoch_seconds: int = Field(86_400, ge=1, description="epoch length; minutes in dev")
+    scheduler: bool = Field(True, description="run the epoch scheduler loop in the coordinator")
+    settle_interval_s: float = Field(5.0, gt=0, description="how often the scheduler looks")
     unit: str = Field("tinybar", min_length=1, max_length=20)
 
     @field_validator(
@@ -146,6 +148,13 @@ class ValidatorSettings(BaseModel):
     judge_model: str = "gpt-4o-mini"
     judge_api_key: SecretStr | None = None
     judge_timeout_s: float = Field(30.0, gt=0)
+    in_process: bool = Field(True, description="run the validator loop in the coordinator")
+    account: str = Field(
+        "0.0.1002", pattern=HEDERA_ACCOUNT_PATTERN, description="the in-process validator's account"
+    )
+    accounts: list[str] = Field(
+        default_factory=list, description="accounts allowed to validate (besides the registry)"
+    )
 
 
 class GatewaySettings(BaseModel):

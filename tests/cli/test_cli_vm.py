@@ -147,7 +147,8 @@ def test_deploy_uploads_a_dockerfile_and_reports_why_its_miner_failed(
     assert code == 1
     assert out == ""
     last = err.strip().splitlines()[-1]
-    assert re.fullmatch(r"error: VM miner-\S+ \(\w+\): the miner failed: .+", last), last
+    pattern = r"error: VM miner-\S+ \((\w+)\): the miner failed: .+ \(see `tensornode vm logs \1`\)"
+    assert re.fullmatch(pattern, last), last  # one line, even when the build output is long
     code, out, _ = tn(runner, coordinator_url, "vm", "ls", "--json")
     (vm,) = json.loads(out)["data"]
     assert vm["deploymentState"] == "failed"

@@ -13,8 +13,6 @@ The resolved session is kept on ``request.state.auth_session`` (``auth_via``: ho
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
-
 from fastapi import Request, Response
 
 from tensornode.auth.csrf import check_csrf
@@ -82,11 +80,11 @@ def secure_cookies(request: Request, settings: Settings) -> bool:
 
 
 def set_session_cookies(
-    response: Response, request: Request, settings: Settings, new: NewSession, now: datetime
+    response: Response, request: Request, settings: Settings, new: NewSession
 ) -> None:
     """The HttpOnly session cookie and the readable CSRF cookie, both SameSite=Lax."""
     secure = secure_cookies(request, settings)
-    max_age = max(1, int((new.expires_at - now).total_seconds()))
+    max_age = settings.auth.session_ttl_s  # the session's expiry, counted from now
     response.set_cookie(
         SESSION_COOKIE,
         new.token,

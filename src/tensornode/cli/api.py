@@ -10,6 +10,7 @@ import typer
 from pydantic import BaseModel
 
 from tensornode.cli.common import one_line_errors
+from tensornode.cli.wallet_store import stored_session_token
 from tensornode.client import CoordinatorClient
 
 T = TypeVar("T")
@@ -47,7 +48,9 @@ def run(
     """Run ``action`` with a client; our errors become a one-line message and exit 1."""
 
     async def main() -> T:
-        async with CoordinatorClient(coordinator, wallet=wallet, api_key=api_key) as api:
+        # without an API key, a session kept by `tensornode wallet sign-in` is the bearer
+        bearer = api_key or stored_session_token(coordinator)
+        async with CoordinatorClient(coordinator, wallet=wallet, api_key=bearer) as api:
             return await action(api)
 
     with one_line_errors():

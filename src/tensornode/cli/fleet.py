@@ -21,6 +21,7 @@ from tensornode.errors import RuntimeFailure, TensorNodeError
 from tensornode.runtimes.dockerfile import validate_dockerfile
 
 POLL_S = 0.5
+REASON_MAX_CHARS = 300
 VM_DEAD = frozenset({"failed", "stopped", "terminated"})
 MINER_BUSY = frozenset({"queued", "building", "starting", "healthy"})
 """Deployment states that mean a miner is (being) deployed: nothing to deploy again."""
@@ -174,5 +175,7 @@ async def _wait(
 async def _failure(api: CoordinatorClient, vm_id: str) -> str:
     deployments = await api.deployments(vm_id)
     latest = deployments.data[0] if deployments.data else None
-    reason = latest.reason if latest is not None else None
-    return f"the miner failed: {reason or 'no reason recorded'}"
+    reason = " ".join((latest.reason or "").split()) if latest is not None else ""
+    if len(reason) > REASON_MAX_CHARS:  # a build's output can be long: the log has it all
+        reason = reason[: REASON_MAX_CHARS - 1] + "…"
+    return f"the miner failed: {reason or 'no reason recorded'} (see `tensornode vm logs {vm_id}`)"

@@ -9,6 +9,7 @@ from tensornode.cli import coordinator, epoch, ledger, miner
 from tensornode.cli import deploy as deploy_cmd
 from tensornode.cli import up as up_cmd
 from tensornode.cli import vm as vm_cmd
+from tensornode.cli import wallet as wallet_cmd
 
 app = typer.Typer(
     name="tensornode",
@@ -23,6 +24,7 @@ app.add_typer(ledger.app, name="ledger")
 app.command("up")(up_cmd.up)
 app.add_typer(vm_cmd.app, name="vm")
 app.command("deploy")(deploy_cmd.deploy)
+app.add_typer(wallet_cmd.app, name="wallet")
 
 
 @app.command()

@@ -24,6 +24,7 @@ from tensornode.coordinator.core import Coordinator
 from tensornode.coordinator.deps import DEFAULT_RESOLVERS
 from tensornode.coordinator.routers import deploy, miners, vm_miner, vms
 from tensornode.coordinator.routers.auth import install_auth
+from tensornode.coordinator.routers.ui import install_ui
 from tensornode.coordinator.services.miners import MinerCheckFailed
 from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
 from tensornode.gateway.routes import attach_gateway, gateway_running
@@ -120,6 +121,7 @@ def build_app(
     app.include_router(gateway_router)
     for router in (deploy.router, vms.router, vm_miner.router, miners.router):
         app.include_router(router)
+    install_ui(app)  # web pages at / and /ui/..., /static
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:

@@ -7,8 +7,9 @@ all within ``deadline_s``. Every attempt is recorded (recorder.py). Cancelling t
 (the user went away) cancels the request to the miner and closes its connection.
 
 Callers are admitted by :meth:`Gateway.admit`: a gateway key (``Authorization: Bearer
-tng_...``), required outside dev mode; in dev mode a request without one is limited by
-a bucket per client IP. Account API keys (``tn_...``) are refused here on purpose: they
+tng_...``), required outside dev mode; in dev mode a request without one (or with a
+bearer that is not a ``tng_`` key, as OpenAI clients always send one) is anonymous,
+limited by a bucket per client IP; a ``tng_`` key that is sent is always checked. Account API keys (``tn_...``) are refused here on purpose: they
 manage VMs and miners and have no rate limit of their own.
 """
 
@@ -29,9 +30,15 @@ from tensornode.config import Settings
 from tensornode.contracts.miner import ANSWER_KEYS, ChatRequest, ChatResponse, Usage
 from tensornode.db.models import utcnow
 from tensornode.db.session import Database
-from tensornode.errors import InvalidInput, ServiceUnavailable, Unauthenticated, UpstreamError
+from tensornode.errors import (
+    InvalidInput,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+    UpstreamError,
+)
 from tensornode.gateway.failover import CLIENT_ERROR_STATUSES, AttemptFailed, status_failure
-from tensornode.gateway.keys import GatewayKeys, KeyIdentity
+from tensornode.gateway.keys import KEY_PREFIX, GatewayKeys, KeyIdentity
 from tensornode.gateway.pool import CandidatePool, NoCandidate
 from tensornode.gateway.ratelimit import RateLimiter
 from tensornode.gateway.recorder import GatewayMetrics, RequestRecorder
@@ -180,6 +187,9 @@ class Gateway:
             if scheme.lower() != "bearer" or not token.strip():
                 self.metrics.rejected.labels("unauthenticated").inc()
                 raise Unauthenticated("Authorization must be 'Bearer <gateway key>'")
+            if self.settings.dev_mode and not token.strip().startswith(KEY_PREFIX):
+                # dev mode: OpenAI clients insist on some api_key; only tng_ keys count
+                return self._limit(Caller(None, f"ip:{client_ip or 'unknown'}"))
             try:
                 key = await self.keys.authenticate(token.strip())
             except Unauthenticated:
@@ -187,9 +197,12 @@ class Gateway:
                 raise
             self.recorder.key_used(key.key_id)
             caller = Caller(key, f"key:{key.key_id}")
+        return self._limit(caller)
+
+    def _limit(self, caller: Caller) -> Caller:
         try:
             self.limiter.check(caller.bucket, caller.key.rate_limit_per_min if caller.key else None)
-        except Exception:
+        except RateLimited:
             self.metrics.rejected.labels("rate_limited").inc()
             raise
         return caller

@@ -76,7 +76,7 @@ async def verify(
         public_key=body.public_key,
         ip=client_ip(request),
     )
-    set_session_cookies(response, request, auth.settings, new, auth.clock())
+    set_session_cookies(response, request, auth.settings, new)
     return SessionPublic(
         account_id=new.account_id,
         token=new.token,

@@ -16,6 +16,7 @@ from tensornode.validator.schemas import Outcome
 from tensornode.validator.scorers.fallback import score_fallback
 
 _INTEGER = re.compile(r"(?<![\d.])\d{1,3}(?![\d.])")
+_OUT_OF_100 = re.compile(r"\s*(?:/|out of)\s*100\b")
 
 SYSTEM_PROMPT = (
     "You grade answers. Compare the candidate answer with the reference answer for the "
@@ -29,8 +30,9 @@ class JudgeError(Exception):
 
 
 def parse_grade(content: str) -> int:
-    """The single integer 0..100 in ``content``; :class:`JudgeError` otherwise."""
-    found = [int(m) for m in _INTEGER.findall(content)]
+    """The single integer 0..100 in ``content`` (``87``, ``Score: 87/100``);
+    :class:`JudgeError` otherwise."""
+    found = [int(m) for m in _INTEGER.findall(_OUT_OF_100.sub("", content))]
     if len(found) != 1 or not 0 <= found[0] <= 100:
         raise JudgeError(f"no single grade 0-100 in {content[:40]!r}")
     return found[0]
@@ -77,6 +79,8 @@ class JudgeScorer:
             )
             resp.raise_for_status()
             content = resp.json()["choices"][0]["message"]["content"]
+        except httpx.HTTPStatusError as exc:
+            raise JudgeError(f"HTTP {exc.response.status_code}") from exc
         except httpx.HTTPError as exc:
             raise JudgeError(f"{type(exc).__name__}: {exc}") from exc
         except (ValueError, KeyError, IndexError, TypeError) as exc:

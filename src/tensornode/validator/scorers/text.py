@@ -3,8 +3,9 @@
 Extraction rules (the same for every verifiable family, documented for miners):
 
 1. a marked answer wins: the text after the *last* ``answer:``, ``answer is``, ``result
-   is``, ``=`` or inside the last ``**bold**``/backtick span;
-2. otherwise the last non-empty line of the reply.
+   is`` or ``=``;
+2. then the last ``**bold**``, backtick or double-quoted span;
+3. otherwise the last non-empty line of the reply.
 
 Numbers are read after dropping thousands separators (``1,234`` -> 1234, only when the
 groups are exactly three digits, so a list ``7, 19`` stays a list), and the number words
@@ -24,7 +25,7 @@ _MARKERS = re.compile(
     r"(?:final answer|answer|result)\s*(?:is|:|=)\s*|=\s*",
     re.IGNORECASE,
 )
-_EMPHASIS = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`")
+_EMPHASIS = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\"([^\"]+)\"|\u201c([^\u201d]+)\u201d")
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d,])")
 _NUMBER = re.compile(r"(?<![\w.])[-\u2212]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -77,7 +78,7 @@ def answer_candidate(reply: str) -> str:
     text = reply.strip()
     if not text:
         return ""
-    emphasis = [m.group(1) or m.group(2) for m in _EMPHASIS.finditer(text)]
+    emphasis = [next(g for g in m.groups() if g) for m in _EMPHASIS.finditer(text)]
     markers = list(_MARKERS.finditer(text))
     if markers:
         tail = text[markers[-1].end() :]

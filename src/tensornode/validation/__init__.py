@@ -1,0 +1,11 @@
+"""Validation inside the network: rounds run against the miner registry, results stored
+with their evidence, per-epoch scores, the leaderboard, epoch settlement and rewards.
+
+* :mod:`.models` -- tables ``validators``, ``validation_rounds``, ``validation_results``;
+* :mod:`.service` -- the validator registry, targets, storing and re-grading rounds;
+* :mod:`.scores` / :mod:`.reasons` -- per-miner components over a window and the "why";
+* :mod:`.loops` -- the in-process validator loop and the epoch scheduler (burst mode);
+* :mod:`.remote` -- ``tensornode validator run``: a separate, signed-in validator;
+* :mod:`.routes` -- ``/validation/*``, ``/miners/{id}/scores``, ``/leaderboard``,
+  ``/epochs``, ``/rewards``.
+"""

@@ -1,0 +1,1 @@
+"""Fakes of services that cannot run here, written to their documented behaviour."""
