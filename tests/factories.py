@@ -79,4 +79,6 @@ def make_settings(data_dir: Path, db_url: str, *, dev_mode: bool = True) -> Sett
         coordinator={"health_deadline_s": 60.0, "health_poll_interval_s": 0.1},  # type: ignore[arg-type]
         local_provider={"launch_seconds": 0.2},  # type: ignore[arg-type]
         monitor={"enabled": False},  # type: ignore[arg-type]  # tests run monitor passes themselves
+        validator={"in_process": False},  # type: ignore[arg-type]  # and validation rounds
+        rewards={"scheduler": False},  # type: ignore[arg-type]  # and epoch settlement
     )

@@ -11,7 +11,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's coloured copy of the message
+}
 
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:

@@ -3,21 +3,27 @@ test asks for ``db_url``), its auth service, and helpers that sign in over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
-from coordinator.conftest import client_for, running_app
+from coordinator.conftest import cleanup_with_fresh_core, client_for, running_app
 from factories import DB_BACKENDS, database_url, make_settings, new_wallet
 from tensornode.auth.keys import register_key
 from tensornode.auth.service import AuthService
 from tensornode.auth.signatures import parse_public_key
-from tensornode.config import AuthSettings, Settings
+from tensornode.config import AuthSettings, MonitorSettings, Settings
+from tensornode.coordinator.app import build_app
 
 from .wallets import Wallet
 
@@ -95,3 +101,33 @@ async def dev_app(make_app: AppFactory) -> AsyncIterator[FastAPI]:
 async def client(dev_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(dev_app) as c:
         yield c
+
+
+@pytest.fixture
+def coordinator(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(URL, database URL) of a dev coordinator in a thread (the CLI is synchronous)."""
+    db_url = f"sqlite:///{tmp_path / 'coordinator.db'}"
+    settings = Settings(
+        data_dir=tmp_path / "coordinator",
+        dev_mode=True,
+        database_url=db_url,
+        monitor=MonitorSettings(enabled=False),
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), log_config=None))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "the coordinator did not start"
+        assert time.monotonic() < deadline, "the coordinator did not start in time"
+        time.sleep(0.05)
+    try:
+        yield url, db_url
+    finally:
+        asyncio.run(cleanup_with_fresh_core(settings))  # no VM outlives the test
+        server.should_exit = True
+        thread.join(60)
+        sock.close()

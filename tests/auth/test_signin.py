@@ -230,9 +230,7 @@ async def test_cookie_session_needs_csrf_for_state_changes(
     cross_site = await client.post("/auth/logout", headers={"Origin": "https://evil.example"})
     assert cross_site.status_code == 403
     # a state-changing coordinator call with the cookie and the token
-    deploy = await client.post(
-        "/deploy", json={}, headers={"X-CSRF-Token": session["csrfToken"]}
-    )
+    deploy = await client.post("/deploy", json={}, headers={"X-CSRF-Token": session["csrfToken"]})
     assert deploy.status_code == 201, deploy.text
     assert deploy.json()["vms"][0]["owner"] == account
     refused = await client.post("/deploy", json={})
@@ -245,9 +243,7 @@ async def test_cookie_session_needs_csrf_for_state_changes(
     assert (after.status_code, after.json()["error"]) == (401, "session revoked: sign in again")
 
 
-async def test_logout_revokes_a_bearer_session(
-    dev_app: FastAPI, client: httpx.AsyncClient
-) -> None:
+async def test_logout_revokes_a_bearer_session(dev_app: FastAPI, client: httpx.AsyncClient) -> None:
     wallet = EcdsaWallet()
     account = await register(dev_app, wallet)
     token = (await sign_in(client, wallet, account)).json()["token"]

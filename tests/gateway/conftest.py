@@ -38,7 +38,9 @@ GATEWAY_DEFAULTS: dict[str, Any] = {
 
 
 def gateway_settings(tmp_path: Path, *, dev_mode: bool = True, **gateway: Any) -> Settings:
-    settings = make_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'gw.db'}", dev_mode=dev_mode)
+    settings = make_settings(
+        tmp_path / "data", f"sqlite:///{tmp_path / 'gw.db'}", dev_mode=dev_mode
+    )
     return settings.model_copy(
         update={"gateway": settings.gateway.model_copy(update={**GATEWAY_DEFAULTS, **gateway})}
     )
@@ -137,7 +139,9 @@ class LoopbackServer:
         await asyncio.to_thread(self.thread.join, 60)
 
 
-async def seed_miners(settings: Settings, endpoints: list[str], *, subnet: str = "llm") -> list[str]:
+async def seed_miners(
+    settings: Settings, endpoints: list[str], *, subnet: str = "llm"
+) -> list[str]:
     """Healthy miner rows in a migrated database, before a coordinator process starts."""
     db = Database.from_settings(settings)
     try:
@@ -148,9 +152,15 @@ async def seed_miners(settings: Settings, endpoints: list[str], *, subnet: str =
             await session.flush()
             miners = [
                 Miner(
-                    owner_id=owner, kind="external", name=url, subnet=subnet, endpoint=url,
-                    status="active", restarts=0, started_at=utcnow(),
-                )  # fmt: skip
+                    owner_id=owner,
+                    kind="external",
+                    name=url,
+                    subnet=subnet,
+                    endpoint=url,
+                    status="active",
+                    restarts=0,
+                    started_at=utcnow(),
+                )
                 for url in endpoints
             ]
             session.add_all(miners)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import Counter
-
 import httpx
 from fastapi import FastAPI
 
 from tensornode.contracts.miner import ChatResponse
 
 from .chat_miner import serve_chat_miner
-from .conftest import add_miner, gateway_of, gateway_settings, running
+from .conftest import add_miner, gateway_of
 
 
 async def test_answer_has_the_miner_contract_shape_and_the_miner_id(

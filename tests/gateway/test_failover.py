@@ -75,9 +75,7 @@ async def test_failover_on_timeout(tmp_path: Path) -> None:
     assert {r.json()["miner_id"] for r in replies} == {good_id}
 
 
-async def test_every_miner_failing_is_a_clear_502(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
+async def test_every_miner_failing_is_a_clear_502(app: FastAPI, client: httpx.AsyncClient) -> None:
     async with (
         serve_chat_miner("a", fail_status=500) as a,
         serve_chat_miner("b", fail_status=503, fail_body={"error": "queue full"}) as b,
@@ -134,9 +132,7 @@ async def test_a_failing_miner_cools_down_and_is_probed_back_in(
         assert ok.answered >= 10
 
 
-async def test_a_failed_trial_doubles_the_cooldown(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
+async def test_a_failed_trial_doubles_the_cooldown(app: FastAPI, client: httpx.AsyncClient) -> None:
     gateway, clock = gateway_of(app), fake_clock(app)
     async with serve_chat_miner("dead", fail_status=500) as dead, serve_chat_miner("ok") as ok:
         dead_id = await add_miner(app, dead.endpoint)

@@ -94,7 +94,9 @@ async def test_dev_mode_accepts_anonymous_callers_and_wallets_manage_keys(
         created = await client.post("/gateway/keys", headers=me, json={})
         assert created.status_code == 201
         bearer = {"Authorization": f"Bearer {created.json()['key']}"}
-        assert (await client.post("/api/chat", headers=bearer, json={"prompt": "k"})).status_code == 200
+        assert (
+            await client.post("/api/chat", headers=bearer, json={"prompt": "k"})
+        ).status_code == 200
         bogus = {"Authorization": "Bearer tng_not-a-key"}
         resp = await client.post("/api/chat", headers=bogus, json={"prompt": "k"})
         assert resp.status_code == 401  # a key that is sent is checked, even in dev mode
@@ -132,7 +134,9 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -
         # each key has its own bucket (and its own limit)
         other = {"Authorization": f"Bearer {roomy}"}
         for _ in range(5):
-            assert (await client.post("/api/chat", headers=other, json={"prompt": "y"})).status_code == 200
+            assert (
+                await client.post("/api/chat", headers=other, json={"prompt": "y"})
+            ).status_code == 200
         # anonymous dev traffic shares one bucket per client IP
         anonymous = [
             (await client.post("/api/chat", json={"prompt": "z"})).status_code for _ in range(4)

@@ -91,6 +91,12 @@ def test_tiny_same_seed_same_answer_other_seed_differs(tiny: TinyBackend) -> Non
     assert a.text != c.text
 
 
+def test_tiny_takes_any_integer_seed(tiny: TinyBackend) -> None:
+    for seed in (-1, 2**70, 0):
+        [result] = tiny.generate_batch([_req("Seeds", seed=seed, max_tokens=4)])
+        assert result.completion_tokens == 4
+
+
 def test_tiny_batch_equals_one_by_one(tiny: TinyBackend) -> None:
     requests = [
         _req("Hello", temperature=0.0, max_tokens=10),

@@ -42,8 +42,6 @@ def test_each_questions_paraphrase_beats_other_questions_references(
         pairs += [(q.reference, questions[(i + k) % n].reference) for k in (7, 23, 31)]
     scores = [o.score for o in embedder.score(pairs)]
     beaten = [
-        questions[i].id
-        for i in range(n)
-        if max(scores[4 * i + 1 : 4 * i + 4]) >= scores[4 * i]
+        questions[i].id for i in range(n) if max(scores[4 * i + 1 : 4 * i + 4]) >= scores[4 * i]
     ]
     assert beaten == []

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import socket
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -61,7 +60,10 @@ async def test_a_failing_or_absent_judge_falls_back_too(
     judge = JudgeScorer(judge_server.url, "m", client=http)
     out = await judge.score("Capital of France?", "Paris", "It is Paris.")
     assert out.score == 0.95
-    assert out.reason == "judge failed (HTTP 500); fallback heuristic: the expected answer appears in the reply"
+    assert (
+        out.reason
+        == "judge failed (HTTP 500); fallback heuristic: the expected answer appears in the reply"
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -59,7 +59,10 @@ def test_a_list_matches_on_its_last_items_so_restating_the_input_is_fine() -> No
 
 def test_json_fields_score_the_share_that_is_right() -> None:
     expected = '{"name": "Maria Lopez", "age": 34, "city": "Lisbon", "job": "nurse"}'
-    reply = 'Sure:\n```json\n{"name": "maria lopez", "age": "34", "city": "Lisbon", "job": "doctor"}\n```'
+    reply = (
+        'Sure:\n```json\n{"name": "maria lopez", "age": "34", "city": "Lisbon", '
+        '"job": "doctor"}\n```'
+    )
     out = score_json_fields(expected, reply)
     assert out.score == 0.75 and out.reason == "fields wrong or missing: job"
     assert score_json_fields(expected, "no json").reason == "no JSON object in the answer"
@@ -76,5 +79,7 @@ def test_json_fields_score_the_share_that_is_right() -> None:
         ("the quick brown fox", "a quick fox", 0.45),
     ],
 )
-def test_the_fallback_heuristic_keeps_the_prior_tiers(truth: str, answer: str, score: float) -> None:
+def test_the_fallback_heuristic_keeps_the_prior_tiers(
+    truth: str, answer: str, score: float
+) -> None:
     assert score_fallback(truth, answer).score == pytest.approx(score)

@@ -13,6 +13,7 @@ The resolved session is kept on ``request.state.auth_session`` (``auth_via``: ho
 from __future__ import annotations
 
 import ipaddress
+
 from fastapi import Request, Response
 
 from tensornode.auth.csrf import check_csrf

@@ -189,8 +189,12 @@ class AuthService:
 
     # -- dev registration ------------------------------------------------------------------
 
-    async def register(self, public_key: str, account_id: str | None = None) -> Registration:
+    async def register(
+        self, public_key: str, account_id: str | None = None, *, ip: str | None = None
+    ) -> Registration:
         """Dev mode: record a wallet's key on the local ledger and fund it from the faucet."""
+        if ip is not None:
+            self.ip_limiter.hit(f"ip:{ip}", f"address {ip}")
         if not self.settings.dev_mode:
             raise Forbidden(
                 "POST /auth/register is only available in dev mode; on Hedera the account's"

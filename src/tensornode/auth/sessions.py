@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tensornode.auth.models import AuthSession
@@ -22,6 +22,7 @@ SESSION_PREFIX = "tns_"
 SESSION_COOKIE = "tn_session"
 CSRF_COOKIE = "tn_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+_KEEP_ENDED = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,11 @@ def csrf_matches(row: AuthSession, csrf_token: str) -> bool:
 async def create_session(
     session: AsyncSession, account_id: str, *, now: datetime, ttl: timedelta
 ) -> NewSession:
-    """Store a new session for ``account_id`` (which must exist) and return its tokens."""
+    """Store a new session for ``account_id`` (which must exist) and return its tokens.
+
+    Sessions that ended over a day ago are deleted on the way (they can only say "expired").
+    """
+    await session.execute(delete(AuthSession).where(AuthSession.expires_at < now - _KEEP_ENDED))
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(24)
     row = AuthSession(

@@ -12,6 +12,7 @@ import ipaddress
 import typer
 import uvicorn
 
+from tensornode.cli import validators_admin
 from tensornode.cli.common import cli_settings, console, fail, one_line_errors
 from tensornode.config import Settings
 
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 apikey = typer.Typer(help="API keys for non-dev callers.", no_args_is_help=True)
 app.add_typer(apikey, name="apikey")
+app.add_typer(validators_admin.app, name="validator")
 
 
 def _is_loopback(host: str) -> bool:

@@ -9,6 +9,8 @@ from tensornode.cli import coordinator, epoch, ledger, miner
 from tensornode.cli import deploy as deploy_cmd
 from tensornode.cli import up as up_cmd
 from tensornode.cli import vm as vm_cmd
+from tensornode.cli import scores as scores_cmd
+from tensornode.cli import validator as validator_cmd
 from tensornode.cli import wallet as wallet_cmd
 
 app = typer.Typer(
@@ -25,6 +27,10 @@ app.command("up")(up_cmd.up)
 app.add_typer(vm_cmd.app, name="vm")
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(wallet_cmd.app, name="wallet")
+app.add_typer(validator_cmd.app, name="validator")
+app.command("scores")(scores_cmd.scores)
+app.command("leaderboard")(scores_cmd.leaderboard)
+app.command("rewards")(scores_cmd.rewards)
 
 
 @app.command()

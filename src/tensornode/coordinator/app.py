@@ -33,6 +33,9 @@ from tensornode.monitor.routes import attach_monitor, monitor_running
 from tensornode.monitor.routes import router as monitor_router
 from tensornode.providers.base import Provider
 from tensornode.runtimes.base import Runtime
+from tensornode.validation.routes import attach_validation
+from tensornode.validation.routes import router as validation_router
+from tensornode.validation.runtime import validation_running
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,11 @@ def build_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await core.start()
         try:
-            async with monitor_running(monitor), gateway_running(gateway):  # monitor, gateway
+            async with (
+                monitor_running(monitor),  # the health monitor (monitor/routes.py)
+                gateway_running(gateway),  # candidate refresh, metrics flush (gateway/routes.py)
+                validation_running(validation),  # validator loop, epoch scheduler
+            ):
                 yield
         finally:
             await core.close()
@@ -119,6 +126,8 @@ def build_app(
     app.include_router(monitor_router)
     gateway = attach_gateway(app, core, registry=monitor.metrics.registry)  # gateway/routes.py
     app.include_router(gateway_router)
+    validation = attach_validation(app, core)  # validation/routes.py
+    app.include_router(validation_router)
     for router in (deploy.router, vms.router, vm_miner.router, miners.router):
         app.include_router(router)
     install_ui(app)  # web pages at / and /ui/..., /static

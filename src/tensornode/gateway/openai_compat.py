@@ -238,7 +238,6 @@ OPENAI_ERROR_TYPES = {
 
 def openai_error_body(status: int, message: str) -> dict[str, Any]:
     """``{"error": {"message", "type", "code"}}`` for a status."""
-    kind, code = OPENAI_ERROR_TYPES.get(status, ("api_error", "upstream_error"))
-    if status >= 500 and status not in OPENAI_ERROR_TYPES:
-        kind, code = "api_error", "upstream_error" if status in (502, 504) else "internal_error"
+    default = ("api_error", "upstream_error" if status in (502, 504) else "internal_error")
+    kind, code = OPENAI_ERROR_TYPES.get(status, default)
     return {"error": {"message": message, "type": kind, "code": code, "param": None}}

@@ -107,9 +107,7 @@ class GatewayMetrics:
 class RequestRecorder:
     """Collects attempts; :meth:`flush` writes them (a background task calls it)."""
 
-    def __init__(
-        self, db: Database, settings: GatewaySettings, metrics: GatewayMetrics
-    ) -> None:
+    def __init__(self, db: Database, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
         self.db = db
         self.settings = settings
         self.metrics = metrics

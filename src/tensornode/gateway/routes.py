@@ -27,8 +27,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CollectorRegistry
 
 from tensornode.coordinator.deps import CurrentAccount
-from tensornode.errors import InvalidInput, NotFound, RateLimited, ServiceUnavailable
-from tensornode.errors import TensorNodeError as _Error
+from tensornode.errors import (
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    TensorNodeError,
+)
 from tensornode.gateway.openai_compat import (
     completion_body,
     model_type_of,
@@ -106,11 +111,12 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
     return task.result()
 
 
-def _answer_headers(answer: GatewayAnswer, started: float) -> dict[str, str]:
-    overhead_ms = (time.perf_counter() - started - answer.upstream_s) * 1000.0
+def _answer_headers(gateway: Gateway, answer: GatewayAnswer, started: float) -> dict[str, str]:
+    overhead_s = max(0.0, time.perf_counter() - started - answer.upstream_s)
+    gateway.metrics.overhead.observe(overhead_s)
     return {
         "X-TensorNode-Miner-Id": answer.miner_id,
-        "X-TensorNode-Overhead-Ms": f"{max(0.0, overhead_ms):.3f}",
+        "X-TensorNode-Overhead-Ms": f"{overhead_s * 1000.0:.3f}",
     }
 
 
@@ -134,10 +140,8 @@ async def _chat(request: Request, model_type: str | None) -> Response:
         answer = await cancel_on_disconnect(request, gateway.chat(chat_request, model_type))
     except ClientDisconnected:
         return Response(status_code=CLIENT_CLOSED)
-    body = GatewayChatResponse(
-        **dict(answer.response), miner_id=answer.miner_id
-    ).model_dump_json()
-    headers = _answer_headers(answer, started)
+    body = GatewayChatResponse(**dict(answer.response), miner_id=answer.miner_id).model_dump_json()
+    headers = _answer_headers(gateway, answer, started)
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -169,7 +173,7 @@ async def chat_with_model(
 # -- OpenAI-compatible ---------------------------------------------------------------
 
 
-def openai_error(exc: _Error) -> JSONResponse:
+def openai_error(exc: TensorNodeError) -> JSONResponse:
     """One of our errors in OpenAI's shape (with Retry-After when it has one)."""
     response = JSONResponse(openai_error_body(exc.status, exc.message), status_code=exc.status)
     if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after:
@@ -204,9 +208,9 @@ async def chat_completions(request: Request) -> Response:
         answer = await cancel_on_disconnect(request, gateway.chat(chat_request, model_type))
     except ClientDisconnected:
         return Response(status_code=CLIENT_CLOSED)
-    except _Error as exc:
+    except TensorNodeError as exc:
         return openai_error(exc)
-    headers = _answer_headers(answer, started)
+    headers = _answer_headers(gateway, answer, started)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         events = list(
@@ -231,7 +235,7 @@ async def list_models(request: Request) -> Response:
     gateway = _gateway(request)
     try:
         await gateway.admit(request.headers.get("authorization"), _client_ip(request))
-    except _Error as exc:
+    except TensorNodeError as exc:
         return openai_error(exc)
     data = [_model_object(t) for t in gateway.model_types()]
     return JSONResponse({"object": "list", "data": data})
@@ -245,7 +249,7 @@ async def get_model(request: Request, model: Annotated[str, Path(max_length=60)]
         await gateway.admit(request.headers.get("authorization"), _client_ip(request))
         if not gateway.serves(model_type_of(model)):
             raise NotFound(f"model {model!r} not found")
-    except _Error as exc:
+    except TensorNodeError as exc:
         return openai_error(exc)
     return JSONResponse(_model_object(model_type_of(model)))
 

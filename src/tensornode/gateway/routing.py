@@ -90,9 +90,7 @@ def choose(
 ) -> MinerCandidate | None:
     """The miner for the next request, or None when none may take one now."""
     ready = [
-        c
-        for c in candidates
-        if c.miner_id not in exclude and c.has_slot and c.breaker.allows(now)
+        c for c in candidates if c.miner_id not in exclude and c.has_slot and c.breaker.allows(now)
     ]
     if not ready:
         return None

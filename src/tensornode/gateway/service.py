@@ -9,8 +9,9 @@ all within ``deadline_s``. Every attempt is recorded (recorder.py). Cancelling t
 Callers are admitted by :meth:`Gateway.admit`: a gateway key (``Authorization: Bearer
 tng_...``), required outside dev mode; in dev mode a request without one (or with a
 bearer that is not a ``tng_`` key, as OpenAI clients always send one) is anonymous,
-limited by a bucket per client IP; a ``tng_`` key that is sent is always checked. Account API keys (``tn_...``) are refused here on purpose: they
-manage VMs and miners and have no rate limit of their own.
+limited by a bucket per client IP; a ``tng_`` key that is sent is always checked.
+Account API keys (``tn_...``) are refused here on purpose: they manage VMs and miners
+and have no rate limit of their own.
 """
 
 from __future__ import annotations

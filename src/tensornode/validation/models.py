@@ -1,10 +1,10 @@
 """Tables of validation (migration ``0005_validation``).
 
-    validators          accounts allowed to submit rounds (added by an operator)
-    validation_rounds ── validation_results
-                        one row per round (who ran it, its revealed seed) and one per
-                        (challenge, miner) probe: hash, truncated answer, latency,
-                        verdict, reason, score and speed credit (the evidence)
+validators          accounts allowed to submit rounds (added by an operator)
+validation_rounds ── validation_results
+                    one row per round (who ran it, its revealed seed) and one per
+                    (challenge, miner) probe: hash, truncated answer, latency,
+                    verdict, reason, score and speed credit (the evidence)
 """
 
 from __future__ import annotations

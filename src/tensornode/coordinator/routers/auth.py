@@ -106,10 +106,7 @@ async def logout(
 @router.post("/register", status_code=status.HTTP_201_CREATED)
 async def register(body: RegisterRequest, request: Request, auth: AuthDep) -> RegistrationPublic:
     """Dev mode: register a wallet's public key on the local ledger, funded by the faucet."""
-    ip = client_ip(request)
-    if ip is not None:
-        auth.ip_limiter.hit(f"ip:{ip}", f"address {ip}")
-    done = await auth.register(body.public_key, body.account_id)
+    done = await auth.register(body.public_key, body.account_id, ip=client_ip(request))
     return RegistrationPublic(
         account_id=done.account_id,
         key_type=done.key.type,

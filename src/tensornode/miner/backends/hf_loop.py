@@ -36,7 +36,8 @@ class _Row:
 
 
 def _new_row(request: GenerationRequest, prompt_len: int, context_length: int) -> _Row:
-    seed = request.seed if request.seed is not None else secrets.randbits(63)
+    # torch takes 64-bit seeds; JSON integers are unbounded (and may be negative).
+    seed = request.seed % (1 << 64) if request.seed is not None else secrets.randbits(63)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     room = max(context_length - prompt_len, 0)
     return _Row(request, prompt_len, min(request.max_tokens, room), generator)

@@ -1,0 +1,204 @@
+"""The coordinator's two background loops, each with a burst mode for tests.
+
+* :class:`ValidatorLoop`: every ``validator.round_interval_s``, one round per configured
+  subnet against the registry's active miners, graded and stored as the coordinator's
+  own validator account. ``await loop.run_once()`` is one pass.
+* :class:`EpochScheduler`: every ``rewards.settle_interval_s``, settles what is due with
+  :meth:`EpochService.settle_due` in a worker thread (the ledger is synchronous), on a
+  :class:`LocalLedger` over the coordinator's database. Its ``collect(window)`` freezes
+  the window's scores from the stored evidence (:mod:`.scores`): every miner with
+  evidence or health probes in the window and its owner's account, and the validators
+  that completed rounds in it. ``await scheduler.run_once(now)`` is one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from tensornode.db.models import Miner, utcnow
+from tensornode.epochs.clock import EpochWindow
+from tensornode.epochs.report import EpochReport, MinerResult
+from tensornode.epochs.service import EpochInputs, EpochService
+from tensornode.ledger.database import database_errors, session_factory, sync_engine
+from tensornode.ledger.local import LocalLedger
+from tensornode.validation.models import ValidationRound
+from tensornode.validation.schemas import RoundPublic
+from tensornode.validation.scores import window_scores
+from tensornode.validator.factory import round_options
+from tensornode.validator.round import run_round
+
+if TYPE_CHECKING:
+    from tensornode.validation.runtime import ValidationRuntime
+
+log = logging.getLogger(__name__)
+
+
+class _Periodic:
+    """Runs ``pass_`` every ``interval`` seconds (the first after one interval) until
+    closed; a failed pass is logged and the loop goes on."""
+
+    def __init__(self, name: str, interval: float, pass_: Callable[[], Awaitable[object]]) -> None:
+        self.name = name
+        self.interval = interval
+        self._pass = pass_
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        # the first pass waits one interval: a coordinator just started has miners coming up
+        while not await self._stopped_within(self.interval):
+            try:
+                await self._pass()
+            except Exception:  # one bad pass (a database hiccup) must not end the loop
+                log.exception("%s pass failed", self.name)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            return False  # the interval elapsed: time for a pass
+        return True
+
+    async def close(self) -> None:
+        """Stop the loop (a pass in progress is cancelled). Safe to call twice."""
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task])
+            self._task = None
+
+
+class ValidatorLoop:
+    """The in-process validator: rounds on an interval against every active miner."""
+
+    def __init__(self, runtime: ValidationRuntime) -> None:
+        self.runtime = runtime
+        settings = runtime.core.settings.validator
+        self.settings = settings
+        self._periodic = _Periodic("tensornode-validator", settings.round_interval_s, self.run_once)
+
+    async def run_once(self) -> list[RoundPublic]:
+        """One round per configured subnet with miners; the rounds stored."""
+        service = self.runtime.service
+        stored = []
+        for name in self.settings.subnets:
+            subnet = service.subnet(name)
+            targets = await service.targets(name)
+            if not targets:
+                continue
+            seed = secrets.randbits(128)
+            result = await run_round(
+                targets,
+                subnet,
+                rng_seed=seed,
+                client=self.runtime.probe_client,
+                concurrency=self.settings.concurrency,
+                timeout=self.settings.timeout_s,
+                embedder=self.runtime.embedder(),
+                judge=self.runtime.judge,
+                options=round_options(self.settings, subnet),
+            )
+            stored.append(
+                await service.record_round(
+                    service.own_account, result, seed=seed, source="in-process"
+                )
+            )
+        return stored
+
+    def start(self) -> None:
+        self._periodic.start()
+
+    async def close(self) -> None:
+        await self._periodic.close()
+
+
+class EpochScheduler:
+    """Settles ended epochs on the clock (see the module docstring)."""
+
+    def __init__(
+        self, runtime: ValidationRuntime, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.core.settings
+        self.clock = clock
+        self.engine = sync_engine(runtime.core.db.url)
+        self.sessions = session_factory(self.engine)
+        self.ledger = LocalLedger(self.sessions, dev_mode=self.settings.dev_mode)
+        self.service = EpochService(self.sessions, self.ledger, self.settings.rewards, self.collect)
+        self._periodic = _Periodic(
+            "tensornode-epochs", self.settings.rewards.settle_interval_s, self.run_once
+        )
+
+    async def run_once(self, now: datetime | None = None) -> list[EpochReport]:
+        """Settle what is due at ``now`` (default: the clock); the reports settled."""
+        return await asyncio.to_thread(self.service.settle_due, now or self.clock())
+
+    def collect(self, window: EpochWindow) -> EpochInputs:
+        """The window's frozen miner scores and the validators that completed rounds."""
+        rewards = self.settings.rewards
+        unpayable = {rewards.pool_account}
+        miners: list[MinerResult] = []
+        with database_errors("validation"), self.sessions() as session:
+            subnets = set(self.settings.validator.subnets) | set(
+                session.scalars(
+                    select(ValidationRound.subnet)
+                    .where(
+                        ValidationRound.finished_at >= window.starts_at,
+                        ValidationRound.finished_at < window.ends_at,
+                    )
+                    .distinct()
+                )
+            )
+            for name in sorted(subnets):
+                weights = self.runtime.service.subnet(name).weights
+                scored = window_scores(
+                    session, name, window.starts_at, window.ends_at, weights, list_active=False
+                )
+                owners = dict(
+                    session.execute(
+                        select(Miner.id, Miner.owner_id).where(Miner.id.in_(list(scored.scores)))
+                    ).tuples()
+                )
+                for miner_id, score in scored.scores.items():
+                    owner = owners.get(miner_id)
+                    if owner is None or owner in unpayable:
+                        log.warning(
+                            "epoch %d: miner %s has no payable owner", window.number, miner_id
+                        )
+                        continue
+                    miners.append(MinerResult.from_score(miner_id, owner, score))
+            validators = sorted(
+                set(
+                    session.scalars(
+                        select(ValidationRound.validator_id).where(
+                            ValidationRound.finished_at >= window.starts_at,
+                            ValidationRound.finished_at < window.ends_at,
+                        )
+                    )
+                )
+                - unpayable
+            )
+        return EpochInputs(miners=miners, validators=validators)
+
+    def balance(self, account: str) -> int:
+        return self.ledger.balance(account)
+
+    def start(self) -> None:
+        self._periodic.start()
+
+    async def close(self) -> None:
+        await self._periodic.close()
+        self.engine.dispose()
