@@ -196,7 +196,9 @@ class AuthSettings(BaseModel):
     mirror_cache_ttl_s: float = Field(300.0, ge=0, description="how long a fetched key is kept")
     network_name: str = Field("TensorNode", min_length=1, max_length=100)
     public_url: str | None = Field(
-        None, description="the URL named in challenges (default: the request's own origin)"
+        None,
+        description="the URL named in challenges; set it in production (default: the"
+        " request's Host header, which a client chooses)",
     )
     allowed_origins: list[str] = Field(
         default_factory=list, description="extra origins trusted for cookie sessions (CSRF)"

@@ -76,6 +76,7 @@ async def test_cookies_are_httponly_lax_and_not_secure_in_dev(
     assert "httponly" not in cookies["tn_csrf"] and "samesite=lax" in cookies["tn_csrf"]
     assert "secure" not in cookies["tn_session"]
     assert "max-age=43200" in cookies["tn_session"]  # the 12 h default
+    assert resp.headers["cache-control"] == "no-store"
 
 
 async def test_signing_by_message_text_works(dev_app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -111,7 +111,7 @@ def run_once(data_dir: Path) -> tuple[list[str], list[str]]:
         printed = up.wait_ready()
         assert f"  coordinator  http://127.0.0.1:{port}\n" in printed
         assert f"  API docs     http://127.0.0.1:{port}/docs\n" in printed
-        assert "  dev wallet   0.0.1001\n" in printed
+        assert "  dev wallet   0.0.2001\n" in printed
         miners = re.findall(r"  miner        (http://\S+)  \((\S+), VM (\w+)\)", printed)
         assert len(miners) == 2, printed
         for endpoint, _, _ in miners:

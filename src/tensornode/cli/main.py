@@ -7,10 +7,10 @@ import typer
 from tensornode import __version__
 from tensornode.cli import coordinator, epoch, ledger, miner
 from tensornode.cli import deploy as deploy_cmd
-from tensornode.cli import up as up_cmd
-from tensornode.cli import vm as vm_cmd
 from tensornode.cli import scores as scores_cmd
+from tensornode.cli import up as up_cmd
 from tensornode.cli import validator as validator_cmd
+from tensornode.cli import vm as vm_cmd
 from tensornode.cli import wallet as wallet_cmd
 
 app = typer.Typer(

@@ -33,11 +33,12 @@ from tensornode.client import CoordinatorClient
 from tensornode.config import Settings
 from tensornode.contracts.coordinator import VMPublic
 from tensornode.errors import ConfigurationError, TensorNodeError
+from tensornode.validation.runtime import with_dev_network_pace
 
 log = logging.getLogger(__name__)
 
 DEV_WALLET_FILE = "dev-wallet.json"
-DEV_ACCOUNT = "0.0.1001"
+DEV_ACCOUNT = "0.0.2001"  # not a reserved ledger account (pool 0.0.1000, treasury 0.0.1001)
 LIVE_VM_STATUSES = ("launching", "active")
 
 
@@ -92,6 +93,7 @@ def up(
     settings = cli_settings(
         data_dir=data_dir, dev_mode=True, log_level=None if verbose else "WARNING"
     )
+    settings = with_dev_network_pace(settings)  # 5-minute epochs, a round every 30 s
     with one_line_errors():
         settings.ensure_data_dir()
         sock = bind_loopback(port)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from tensornode.config import Settings
 from tensornode.validation.loops import EpochScheduler, ValidatorLoop
 from tensornode.validation.service import ValidationService
 from tensornode.validator.factory import make_judge
@@ -66,3 +67,18 @@ async def validation_running(runtime: ValidationRuntime) -> AsyncIterator[Valida
         yield runtime
     finally:
         await runtime.close()
+
+
+DEV_EPOCH_SECONDS = 300
+DEV_ROUND_INTERVAL_S = 30.0
+
+
+def with_dev_network_pace(settings: Settings) -> Settings:
+    """``tensornode up``'s pace: 5-minute epochs and a round every 30 s, unless the
+    environment set them (``TENSORNODE_REWARDS__EPOCH_SECONDS``, ...)."""
+    rewards, validator = settings.rewards, settings.validator
+    if "epoch_seconds" not in rewards.model_fields_set:
+        rewards = rewards.model_copy(update={"epoch_seconds": DEV_EPOCH_SECONDS})
+    if "round_interval_s" not in validator.model_fields_set:
+        validator = validator.model_copy(update={"round_interval_s": DEV_ROUND_INTERVAL_S})
+    return settings.model_copy(update={"rewards": rewards, "validator": validator})

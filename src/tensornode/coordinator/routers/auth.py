@@ -77,6 +77,7 @@ async def verify(
         ip=client_ip(request),
     )
     set_session_cookies(response, request, auth.settings, new)
+    response.headers["Cache-Control"] = "no-store"  # the body carries the bearer token
     return SessionPublic(
         account_id=new.account_id,
         token=new.token,

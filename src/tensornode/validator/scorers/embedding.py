@@ -50,7 +50,7 @@ def load_model(device: str = "cpu") -> Any:
 class EmbeddingScorer:
     """Scores answers against references by cosine similarity above the empty baseline."""
 
-    def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, device: str = "cpu", batch_size: int = 128) -> None:
         self.device = device
         self.batch_size = batch_size
 
