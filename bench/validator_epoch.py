@@ -25,7 +25,13 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tensornode.validator import MinerTarget, make_probe_client, run_round, score_epoch
+from tensornode.validator import (
+    MinerTarget,
+    RoundOptions,
+    make_probe_client,
+    run_round,
+    score_epoch,
+)
 from tensornode.validator.scorers.embedding import EmbeddingScorer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,7 +45,9 @@ def raise_fd_limit(needed: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-async def bench(miners: int, concurrency: int, timeout: float, seed: int) -> dict[str, object]:
+async def bench(
+    miners: int, concurrency: int, timeout: float, seed: int, overlap: bool
+) -> dict[str, object]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     farm = subprocess.Popen(
         [sys.executable, "-m", "tensornode.validator.sim", str(miners)],
@@ -68,6 +76,7 @@ async def bench(miners: int, concurrency: int, timeout: float, seed: int) -> dic
                 concurrency=concurrency,
                 timeout=timeout,
                 embedder=embedder,
+                options=RoundOptions(overlap_embedding=overlap),
             )
             wall = time.perf_counter() - t0
         scores = score_epoch([result], {t.miner_id: 1.0 for t in targets})
@@ -91,6 +100,7 @@ async def bench(miners: int, concurrency: int, timeout: float, seed: int) -> dic
         "probes": probes,
         "concurrency": concurrency,
         "timeout_s": timeout,
+        "overlap_embedding": overlap,
         "wall_s": round(wall, 3),
         "probes_per_s": round(probes / wall, 1),
         "model_load_and_warmup_s": round(load_s, 3),
@@ -109,9 +119,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--overlap", action="store_true", help="encode while probing")
     args = parser.parse_args()
     limit = raise_fd_limit(2 * args.miners + 256)
-    report = asyncio.run(bench(args.miners, args.concurrency, args.timeout, args.seed))
+    report = asyncio.run(
+        bench(args.miners, args.concurrency, args.timeout, args.seed, args.overlap)
+    )
     report["fd_soft_limit"] = limit
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"validator_epoch-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

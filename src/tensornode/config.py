@@ -142,6 +142,9 @@ class ValidatorSettings(BaseModel):
     evidence_chars: int = Field(200, ge=20, description="answer characters kept as evidence")
     send_seed: bool = Field(False, description="add a per-miner seed to probe requests")
     embedding_device: str = Field("cpu", description="torch device of the MiniLM scorer")
+    overlap_embedding: bool = Field(
+        False, description="encode open answers while probing (needs spare cores or a GPU)"
+    )
     judge_url: str | None = Field(
         None, description="OpenAI-compatible base URL of an LLM judge; off when unset"
     )
@@ -179,6 +182,7 @@ class GatewaySettings(BaseModel):
     key_cache_s: float = Field(5.0, ge=0, description="how long a key lookup is trusted")
     flush_interval_s: float = Field(1.0, gt=0, description="metrics batch period")
     flush_max_samples: int = Field(1000, ge=1, description="metrics batch size")
+    fast_path: bool = Field(True, description="answer chat requests in raw ASGI, before FastAPI")
 
 
 class AuthSettings(BaseModel):

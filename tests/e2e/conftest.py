@@ -27,6 +27,7 @@ from tensornode.providers.base import VMStatus
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 CHALLENGE_TTL_S = 10
+EPOCH_SECONDS = 20  # short epochs, so a test sees one settle and pay
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
@@ -38,7 +39,7 @@ def chromium_missing() -> str | None:
 
 
 def e2e_settings(data_dir: Path) -> Settings:
-    """Dev mode on loopback, fast polls, a short challenge lifetime."""
+    """Dev mode on loopback, fast polls and rounds, short epochs and challenge lifetime."""
     return Settings(
         data_dir=data_dir,
         dev_mode=True,
@@ -48,6 +49,8 @@ def e2e_settings(data_dir: Path) -> Settings:
         monitor={"interval_s": 1.0},  # type: ignore[arg-type]
         gateway={"flush_interval_s": 0.2, "refresh_interval_s": 0.2},  # type: ignore[arg-type]
         auth={"challenge_ttl_s": CHALLENGE_TTL_S},  # type: ignore[arg-type]
+        validator={"round_interval_s": 2.0, "challenges_per_round": 2},  # type: ignore[arg-type]
+        rewards={"epoch_seconds": EPOCH_SECONDS, "settle_interval_s": 1.0},  # type: ignore[arg-type]
     )
 
 

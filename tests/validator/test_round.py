@@ -12,6 +12,7 @@ import pytest_asyncio
 from tensornode.validator import (
     MinerScore,
     MinerTarget,
+    RoundOptions,
     RoundResult,
     Subnet,
     ranking,
@@ -195,6 +196,30 @@ async def test_the_same_seed_replays_the_same_round(
     assert [(e.challenge_id, e.miner_id, e.score, e.verdict, e.reason) for e in a.evidence] == [
         (e.challenge_id, e.miner_id, e.score, e.verdict, e.reason) for e in b.evidence
     ]
+
+
+async def test_encoding_while_probing_gives_the_same_scores(
+    farm: MinerFarm, client: ProbeClient, embedder: EmbeddingScorer
+) -> None:
+    for i in range(6):
+        await farm.add(f"m{i}", ScriptedMiner(answer=signed(paraphrasing, f"m{i}")))
+    open_only = Subnet("qa", mix={"open": 1.0}, challenges_per_round=3)
+    runs = [
+        await run_round(
+            targets(farm),
+            open_only,
+            rng_seed=9,
+            client=client,
+            timeout=5,
+            embedder=EmbeddingScorer(batch_size=4),  # cold cache, small batches: it encodes
+            options=RoundOptions(overlap_embedding=overlap),
+        )
+        for overlap in (False, True)
+    ]
+    plain, overlapped = (r.evidence for r in runs)
+    assert [(e.miner_id, e.verdict) for e in plain] == [(e.miner_id, e.verdict) for e in overlapped]
+    assert [e.score for e in plain] == pytest.approx([e.score for e in overlapped], abs=1e-3)
+    assert all(e.passed for e in plain)
 
 
 async def test_open_answers_are_judged_when_a_judge_is_configured(

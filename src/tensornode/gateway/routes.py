@@ -5,43 +5,38 @@
 - ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /v1/models/{model}``:
   OpenAI-compatible (openai_compat.py), errors in OpenAI's shape.
 - ``POST/GET /gateway/keys``, ``DELETE /gateway/keys/{id}``: the caller's gateway keys.
+- ``GET /gateway/status``: the router's view of each healthy miner.
 
-Every answered chat carries ``X-TensorNode-Miner-Id`` and ``X-TensorNode-Overhead-Ms``
-(the gateway's own time: total minus the time spent waiting on miners). When the user
-disconnects before the answer, the request to the miner is cancelled.
-
-``build_app`` calls :func:`attach_gateway` and enters :func:`gateway_running` in its
-lifespan (the background candidate refresh and metrics flusher).
+The chat endpoints' behaviour lives in http_api.py; :func:`attach_gateway` installs
+the raw ASGI fast path (asgi.py) that answers them before FastAPI's router, and the
+routes here document them (and answer when the fast path is off). ``build_app`` calls
+:func:`attach_gateway` and enters :func:`gateway_running` in its lifespan (the
+background candidate refresh and metrics flusher).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CollectorRegistry
 
 from tensornode.coordinator.deps import CurrentAccount
-from tensornode.errors import (
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    ServiceUnavailable,
-    TensorNodeError,
+from tensornode.errors import NotFound, TensorNodeError
+from tensornode.gateway.asgi import GatewayFastPath
+from tensornode.gateway.http_api import (
+    Incoming,
+    Reply,
+    check_body_size,
+    error_reply,
+    openai_error_reply,
+    serve_chat,
+    serve_completion,
 )
-from tensornode.gateway.openai_compat import (
-    completion_body,
-    model_type_of,
-    openai_error_body,
-    parse_completion_request,
-    stream_events,
-    to_chat_request,
-)
+from tensornode.gateway.openai_compat import model_type_of
 from tensornode.gateway.schemas import (
     GatewayChatResponse,
     GatewayKeyCreate,
@@ -49,29 +44,25 @@ from tensornode.gateway.schemas import (
     GatewayKeyPublic,
     GatewayKeysPublic,
 )
-from tensornode.gateway.service import Gateway, GatewayAnswer
-from tensornode.miner.app import read_chat_request
-from tensornode.miner.check_rules import KNOWN_MODEL_TYPES
+from tensornode.gateway.service import Gateway
 
 if TYPE_CHECKING:
     from tensornode.coordinator.core import Coordinator
 
-T = TypeVar("T")
 router = APIRouter(tags=["gateway"])
-CLIENT_CLOSED = 499
-"""Logged status of a request whose user disconnected (nobody reads it)."""
-
-
-class ClientDisconnected(Exception):
-    """The user went away before the answer; the miner request was cancelled."""
 
 
 def attach_gateway(
-    app: FastAPI, core: Coordinator, *, registry: CollectorRegistry | None = None
+    app: FastAPI,
+    core: Coordinator,
+    *,
+    registry: CollectorRegistry | None = None,
 ) -> Gateway:
     """Build the app's gateway (not started), its metrics on ``registry``."""
     gateway = Gateway(core.settings, core.db, registry=registry)
     app.state.gateway = gateway
+    if core.settings.gateway.fast_path:
+        app.add_middleware(GatewayFastPath, gateway=gateway)
     return gateway
 
 
@@ -90,59 +81,32 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-async def _until_disconnect(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        continue
-
-
-async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Await ``work``, cancelling it if the user disconnects first."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_until_disconnect(request))
-    try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        watcher.cancel()
-    if task.cancelled():
-        raise ClientDisconnected
-    return task.result()
-
-
-def _answer_headers(gateway: Gateway, answer: GatewayAnswer, started: float) -> dict[str, str]:
-    overhead_s = max(0.0, time.perf_counter() - started - answer.upstream_s)
-    gateway.metrics.overhead.observe(overhead_s)
-    return {
-        "X-TensorNode-Miner-Id": answer.miner_id,
-        "X-TensorNode-Overhead-Ms": f"{overhead_s * 1000.0:.3f}",
-    }
-
-
 def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _check_model_type(gateway: Gateway, model_type: str) -> None:
-    if not gateway.serves(model_type) and model_type not in KNOWN_MODEL_TYPES:
-        raise NotFound("Model not available")
+async def _incoming(request: Request, limit: int) -> Incoming:
+    check_body_size(request.headers.get("content-length"), limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        check_body_size(str(len(body)), limit)
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            continue
+
+    return Incoming(
+        request.headers.get("authorization"), _client_ip(request), bytes(body), disconnected
+    )
 
 
-async def _chat(request: Request, model_type: str | None) -> Response:
-    started = time.perf_counter()
-    gateway = _gateway(request)
-    await gateway.admit(request.headers.get("authorization"), _client_ip(request))
-    if model_type is not None:
-        _check_model_type(gateway, model_type)
-    chat_request = await read_chat_request(request, gateway.config.max_body_bytes)
-    try:
-        answer = await cancel_on_disconnect(request, gateway.chat(chat_request, model_type))
-    except ClientDisconnected:
-        return Response(status_code=CLIENT_CLOSED)
-    body = GatewayChatResponse(**dict(answer.response), miner_id=answer.miner_id).model_dump_json()
-    headers = _answer_headers(gateway, answer, started)
-    return Response(body, media_type="application/json", headers=headers)
+def _response(reply: Reply) -> Response:
+    if isinstance(reply.body, list):
+        return StreamingResponse(
+            iter(reply.body), reply.status, reply.headers, media_type=reply.media_type
+        )
+    return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
 
 
 _CHAT_DOC: dict[str, Any] = {
@@ -151,9 +115,19 @@ _CHAT_DOC: dict[str, Any] = {
         401: {"description": "no or bad gateway key (outside dev mode)"},
         422: {"description": "invalid request, as the miner API words it"},
         429: {"description": "rate limited; Retry-After says when to retry"},
+        502: {"description": "every miner tried failed"},
         503: {"description": "no healthy miner serves the model type"},
     },
 }
+
+
+async def _chat(request: Request, model_type: str | None) -> Response:
+    gateway = _gateway(request)
+    try:
+        incoming = await _incoming(request, gateway.config.max_body_bytes)
+    except TensorNodeError as exc:
+        return _response(error_reply(exc))
+    return _response(await serve_chat(gateway, incoming, model_type))
 
 
 @router.post("/api/chat", **_CHAT_DOC)
@@ -173,56 +147,19 @@ async def chat_with_model(
 # -- OpenAI-compatible ---------------------------------------------------------------
 
 
-def openai_error(exc: TensorNodeError) -> JSONResponse:
-    """One of our errors in OpenAI's shape (with Retry-After when it has one)."""
-    response = JSONResponse(openai_error_body(exc.status, exc.message), status_code=exc.status)
-    if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after:
-        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    return response
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise InvalidInput(f"request body is larger than {limit} bytes", status=413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise InvalidInput(f"request body is larger than {limit} bytes", status=413)
-    return bytes(body)
-
-
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     """OpenAI's chat completions (``stream`` too); ``model`` is a model type, e.g. ``llm``."""
-    started = time.perf_counter()
     gateway = _gateway(request)
     try:
-        await gateway.admit(request.headers.get("authorization"), _client_ip(request))
-        body = parse_completion_request(await _read_body(request, gateway.config.max_body_bytes))
-        model_type = model_type_of(body.model)
-        if not gateway.serves(model_type) and model_type not in KNOWN_MODEL_TYPES:
-            raise NotFound(f"model {body.model!r} not found: GET /v1/models lists them")
-        chat_request = to_chat_request(body)
-        answer = await cancel_on_disconnect(request, gateway.chat(chat_request, model_type))
-    except ClientDisconnected:
-        return Response(status_code=CLIENT_CLOSED)
+        incoming = await _incoming(request, gateway.config.max_body_bytes)
     except TensorNodeError as exc:
-        return openai_error(exc)
-    headers = _answer_headers(gateway, answer, started)
-    if body.stream:
-        include_usage = body.stream_options is not None and body.stream_options.include_usage
-        events = list(
-            stream_events(
-                answer.response, chat_request, model=body.model, include_usage=include_usage
-            )
-        )
-        return StreamingResponse(iter(events), media_type="text/event-stream", headers=headers)
-    completion = completion_body(
-        answer.response, chat_request, model=body.model, miner_id=answer.miner_id
-    )
-    return JSONResponse(completion, headers=headers)
+        return _response(openai_error_reply(exc))
+    return _response(await serve_completion(gateway, incoming))
+
+
+def openai_error(exc: TensorNodeError) -> Response:
+    return _response(openai_error_reply(exc))
 
 
 def _model_object(model_type: str) -> dict[str, Any]:

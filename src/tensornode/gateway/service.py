@@ -44,7 +44,7 @@ from tensornode.gateway.pool import CandidatePool, NoCandidate
 from tensornode.gateway.ratelimit import RateLimiter
 from tensornode.gateway.recorder import GatewayMetrics, RequestRecorder
 from tensornode.gateway.routing import EqualScores, MinerCandidate, ScoreSource
-from tensornode.gateway.upstream import HttpxUpstream, Upstream
+from tensornode.gateway.upstream import MinerUpstream, Upstream
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Gateway:
         self.config = settings.gateway
         self.db = db
         self.clock = clock
-        self.upstream: Upstream = upstream or HttpxUpstream()
+        self.upstream: Upstream = upstream or MinerUpstream()
         self.metrics = GatewayMetrics(registry)
         self.recorder = RequestRecorder(db, self.config, self.metrics)
         self.pool = CandidatePool(

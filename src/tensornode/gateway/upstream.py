@@ -1,8 +1,10 @@
-"""The gateway's one HTTP client to miners: pooled keep-alive connections, our errors.
+"""The gateway's HTTP client to miners: pooled keep-alive connections, our errors.
 
-Every transport problem becomes :class:`~tensornode.gateway.failover.AttemptFailed`
-(``timeout=True`` for timeouts) here, so no httpx exception reaches the router. Tests
-and benchmarks can pass any :class:`Upstream` (or an httpx transport).
+:class:`MinerUpstream` (the default) sends plain ``http://`` requests on the lean
+keep-alive pool of :mod:`.http1` and anything else (``https://``) on one shared
+``httpx.AsyncClient`` (:class:`HttpxUpstream`). Every transport problem becomes
+:class:`~tensornode.gateway.failover.AttemptFailed` (``timeout=True`` for timeouts), so
+no httpx or socket exception reaches the router. Tests can pass any :class:`Upstream`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Protocol
 import httpx
 
 from tensornode.gateway.failover import AttemptFailed
+from tensornode.gateway.http1 import Http1Pool
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """A miner's answer larger than this is a failure, not something to buffer."""
@@ -81,3 +84,25 @@ class HttpxUpstream:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class MinerUpstream:
+    """Plain http on the lean pool (:mod:`.http1`), https on httpx."""
+
+    def __init__(self) -> None:
+        self._plain = Http1Pool(max_answer_bytes=MAX_ANSWER_BYTES)
+        self._tls = HttpxUpstream()
+
+    async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]:
+        if url.startswith("http://"):
+            return await self._plain.request("POST", url, body, timeout=timeout)
+        return await self._tls.post_json(url, body, timeout=timeout)
+
+    async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]:
+        if url.startswith("http://"):
+            return await self._plain.request("GET", url, None, timeout=timeout)
+        return await self._tls.get_json(url, timeout=timeout)
+
+    async def aclose(self) -> None:
+        self._plain.close()
+        await self._tls.aclose()

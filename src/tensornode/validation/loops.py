@@ -167,11 +167,12 @@ class EpochScheduler:
                 scored = window_scores(
                     session, name, window.starts_at, window.ends_at, weights, list_active=False
                 )
-                owners = dict(
-                    session.execute(
+                owners: dict[str, str] = {
+                    miner_id: owner
+                    for miner_id, owner in session.execute(
                         select(Miner.id, Miner.owner_id).where(Miner.id.in_(list(scored.scores)))
-                    ).tuples()
-                )
+                    )
+                }
                 for miner_id, score in scored.scores.items():
                     owner = owners.get(miner_id)
                     if owner is None or owner in unpayable:

@@ -158,18 +158,14 @@ class ValidationReads:
         async with self.core.db.session() as session:
             count = await session.scalar(select(func.count()).select_from(Epoch))
             rows = (
-                (
-                    await session.execute(
-                        select(Epoch, EpochReportRow.body)
-                        .outerjoin(EpochReportRow, EpochReportRow.number == Epoch.number)
-                        .order_by(Epoch.number.desc())
-                        .limit(limit)
-                        .offset(offset)
-                    )
+                await session.execute(
+                    select(Epoch, EpochReportRow.body)
+                    .outerjoin(EpochReportRow, EpochReportRow.number == Epoch.number)
+                    .order_by(Epoch.number.desc())
+                    .limit(limit)
+                    .offset(offset)
                 )
-                .tuples()
-                .all()
-            )
+            ).all()
         data = []
         for epoch, body in rows:
             report = EpochReport.model_validate_json(body or epoch.draft)

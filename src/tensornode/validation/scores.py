@@ -6,7 +6,8 @@ computed alike. Quality, speed and participation come from the evidence of round
 finished inside the window (:func:`~tensornode.validator.scoring.score_epoch`);
 availability from the monitor's health probes (``miner_health``). Health probes are
 kept per hour, so for epochs shorter than an hour availability covers the hours the
-epoch touches: the share of the probes counted in those hours.
+epoch touches: the share of the probes counted in those hours. A miner registered
+after a window ended is not scored in it.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def window_scores(
     yet (scored zero: a leaderboard shows them; an epoch's payouts leave them out).
     """
     evidence = window_evidence(session, subnet, start, end)
-    members = select(Miner.id).where(Miner.subnet == subnet)
+    # a miner registered after the window ended is not scored in it (hourly health rows
+    # would otherwise credit it with probes made after the window)
+    members = select(Miner.id).where(Miner.subnet == subnet, Miner.created_at < end)
     subnet_ids = set(session.scalars(members))
     health = {
         miner: stats

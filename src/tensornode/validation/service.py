@@ -243,7 +243,7 @@ class ValidationService:
         ids = sorted({p.miner_id for p in body.probes})
         async with self.core.db.session() as session:
             rows = await session.execute(select(Miner.id, Miner.subnet).where(Miner.id.in_(ids)))
-            known = dict(rows.tuples().all())
+            known: dict[str, str] = {miner_id: subnet for miner_id, subnet in rows}
         for miner_id in ids:
             if miner_id not in known:
                 raise InvalidInput(f"unknown miner {miner_id}")

@@ -6,11 +6,17 @@ The coordinator's entry points:
 * :func:`run_round` -- one round against a subnet's miners -> :class:`RoundResult`;
 * :func:`score_epoch` -- components and totals over an epoch's rounds -> ``MinerScore``s;
 * :func:`validate_manually` -- one question + expected answer to a list of miners;
-* :func:`subnet_from_settings`, :func:`round_options`, :func:`make_judge` -- build the
-  inputs of the above from ``Settings.validator``.
+* :func:`subnet_from_settings`, :func:`round_options`, :func:`make_embedder`,
+  :func:`make_judge`, :func:`make_probe_client` -- build their inputs from
+  ``Settings.validator``.
 """
 
-from tensornode.validator.factory import make_judge, round_options, subnet_from_settings
+from tensornode.validator.factory import (
+    make_embedder,
+    make_judge,
+    round_options,
+    subnet_from_settings,
+)
 from tensornode.validator.manual import validate_manually
 from tensornode.validator.round import RoundOptions, make_probe_client, plan_round, run_round
 from tensornode.validator.schemas import (
@@ -39,6 +45,7 @@ __all__ = [
     "RoundResult",
     "Subnet",
     "get_subnet",
+    "make_embedder",
     "make_judge",
     "make_probe_client",
     "plan_round",

@@ -8,6 +8,7 @@ from tensornode.config import ValidatorSettings
 from tensornode.validator.grading import GradingOptions
 from tensornode.validator.round import RoundOptions
 from tensornode.validator.schemas import ComponentWeights
+from tensornode.validator.scorers.embedding import EmbeddingScorer
 from tensornode.validator.scorers.judge import JudgeScorer
 from tensornode.validator.subnets import Subnet, get_subnet
 
@@ -34,7 +35,13 @@ def round_options(settings: ValidatorSettings, subnet: Subnet) -> RoundOptions:
         ),
         challenges=settings.challenges_per_round,
         send_seed=settings.send_seed,
+        overlap_embedding=settings.overlap_embedding,
     )
+
+
+def make_embedder(settings: ValidatorSettings) -> EmbeddingScorer:
+    """The process's embedding scorer on the configured device (the model loads lazily)."""
+    return EmbeddingScorer(device=settings.embedding_device)
 
 
 def make_judge(settings: ValidatorSettings, client: httpx.AsyncClient) -> JudgeScorer | None:

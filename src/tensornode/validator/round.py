@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,6 +31,7 @@ from tensornode.validator.probe import (
     send_probe,
 )
 from tensornode.validator.schemas import Challenge, MinerTarget, ProbeResult, RoundResult
+from tensornode.validator.scorers.embedding import EmbeddingScorer, Prefetcher
 from tensornode.validator.scorers.judge import JudgeScorer
 from tensornode.validator.subnets import Subnet, get_subnet
 
@@ -46,6 +47,10 @@ class RoundOptions:
     grading: GradingOptions = field(default_factory=GradingOptions)
     challenges: int | None = None  # default: the subnet's challenges_per_round
     send_seed: bool = False  # add a per-miner ``seed`` to each request
+    # Encode open answers while still probing. Off by default: on a CPU-bound validator
+    # the encoder's threads delay the event loop, and that delay would be charged to
+    # miners as latency. Worth it with spare cores or a GPU embedding device.
+    overlap_embedding: bool = False
     max_response_bytes: int = MAX_RESPONSE_BYTES
 
 
@@ -93,8 +98,10 @@ async def probe_miners(
     concurrency: int,
     timeout: float,
     options: RoundOptions,
+    on_answer: Callable[[Challenge, ProbeResult], None] | None = None,
 ) -> dict[str, list[ProbeResult]]:
-    """challenge id -> one result per miner (in ``miners`` order)."""
+    """challenge id -> one result per miner (in ``miners`` order); ``on_answer`` sees
+    each result as it arrives."""
     gate = asyncio.Semaphore(concurrency)
     results: dict[tuple[str, str], ProbeResult] = {}
 
@@ -105,13 +112,16 @@ async def probe_miners(
         for ch in order:
             seed = rng.randrange(2**31) if options.send_seed else None
             async with gate:
-                results[(ch.id, miner.miner_id)] = await send_probe(
+                result = await send_probe(
                     client,
                     miner,
                     probe_payload(ch, seed),
                     timeout=timeout,
                     max_bytes=options.max_response_bytes,
                 )
+            results[(ch.id, miner.miner_id)] = result
+            if on_answer is not None:
+                on_answer(ch, result)
 
     await asyncio.gather(*(one_miner(m) for m in miners))
     return {ch.id: [results[(ch.id, m.miner_id)] for m in miners] for ch in challenges}
@@ -132,8 +142,9 @@ async def run_round(
     """Probe every miner with the round's challenges and grade every answer.
 
     ``client`` is the process's shared :class:`ProbeClient` (:func:`make_probe_client`).
-    ``embedder`` defaults
-    to the offline MiniLM scorer; with ``judge`` open answers are judged instead.
+    ``embedder`` defaults to the offline MiniLM scorer (pass one per process to keep its
+    cache); with ``judge`` open answers are judged instead. Raises only on bad input:
+    every miner failure becomes evidence.
     """
     if isinstance(subnet, str):
         subnet = get_subnet(subnet)
@@ -143,6 +154,17 @@ async def run_round(
     started = datetime.now(UTC)
     await client.prune()
     challenges = plan_round(subnet, rng_seed, options.challenges)
+    prefetcher: Prefetcher | None = None
+    if options.overlap_embedding and judge is None and any(c.open for c in challenges):
+        embedder = embedder or EmbeddingScorer()
+        if isinstance(embedder, EmbeddingScorer):
+            prefetcher = Prefetcher(embedder)
+
+    def on_answer(ch: Challenge, result: ProbeResult) -> None:
+        # encode open answers while the round is still waiting on slower miners
+        if prefetcher is not None and ch.open and result.answer and result.answer.strip():
+            prefetcher.add(result.answer)
+
     probes = await probe_miners(
         miners,
         challenges,
@@ -151,7 +173,10 @@ async def run_round(
         concurrency=concurrency,
         timeout=timeout,
         options=options,
+        on_answer=on_answer,
     )
+    if prefetcher is not None:
+        await prefetcher.drain()
     round_id = round_id_for(rng_seed)
     evidence, medians = await grade_round(
         round_id, challenges, probes, embedder=embedder, judge=judge, options=options.grading

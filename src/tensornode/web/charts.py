@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from html import escape
 
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"
 PALETTE = ("#2f6fde", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285")
 """Series colours, in order (kept distinguishable for the common colour-blindnesses)."""
 
@@ -148,19 +149,21 @@ def line_chart(
     height: int = 200,
     y_max: float | None = None,
     x_range: tuple[float, float] | None = None,
+    legend: bool | None = None,
 ) -> str:
     """A line chart of ``series`` with a title, y range labels, x end labels and a legend.
 
-    ``x_range`` fixes the x axis (e.g. the last hour) instead of fitting it to the data.
+    ``x_range`` fixes the x axis (e.g. the last hour) instead of fitting it to the data;
+    ``legend`` defaults to showing one for more than one series.
     """
-    legend_rows = len(series) if len(series) > 1 else 0
+    legend_rows = len(series) if (len(series) > 1 if legend is None else legend) else 0
     box = (44.0, 24.0, width - 56.0, height - 48.0 - 14.0 * legend_rows)
     frame = frame_for(series, box, y_max=y_max)
     if x_range is not None:
         frame = replace(frame, x_min=x_range[0], x_max=x_range[1])
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" font-family="{FONT}" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
         f'<text x="{_num(box[0])}" y="14" font-size="12" font-weight="bold">'
         f"{escape(title)}</text>",

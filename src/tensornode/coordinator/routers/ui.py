@@ -120,6 +120,7 @@ async def response_time_chart(
         x_labels=(origin.strftime("%H:%M UTC"), now.strftime("%H:%M UTC")),
         width=width,
         x_range=(0.0, float(minutes)),
+        legend=True,
     )
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 

@@ -12,8 +12,10 @@ a round is one ``encode`` call.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,31 +50,53 @@ def load_model(device: str = "cpu") -> Any:
 
 
 class EmbeddingScorer:
-    """Scores answers against references by cosine similarity above the empty baseline."""
+    """Scores answers against references by cosine similarity above the empty baseline.
 
-    def __init__(self, device: str = "cpu", batch_size: int = 128) -> None:
+    Vectors are kept in a bounded cache (``cache_size`` texts), so a round can encode
+    answers while it is still probing (:meth:`prefetch`, see :class:`Prefetcher`) and the
+    final :meth:`score` only encodes what is left. Thread-safe.
+    """
+
+    def __init__(self, device: str = "cpu", batch_size: int = 128, cache_size: int = 50_000):
         self.device = device
         self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the model and run it once (the first call is several times slower)."""
         self.similarities([("warm up", "warm up")])
 
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Encode ``texts`` into the cache (blocking: call it from a worker thread)."""
+        self._vectors(texts)
+
+    def _vectors(self, texts: Sequence[str]) -> dict[str, Any]:
+        with self._lock:
+            found = {t: self._cache[t] for t in set(texts) if t in self._cache}
+        missing = sorted(set(texts) - set(found))
+        if missing:
+            vectors = load_model(self.device).encode(
+                missing,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            found.update(zip(missing, vectors, strict=True))
+            with self._lock:
+                self._cache.update(zip(missing, vectors, strict=True))
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return found
+
     def similarities(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Cosine similarity of each ``(reference, answer)`` pair, one encode for all."""
         if not pairs:
             return []
-        texts = sorted({t for pair in pairs for t in pair})
-        index = {t: i for i, t in enumerate(texts)}
-        model = load_model(self.device)
-        vectors = model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return [float(vectors[index[r]] @ vectors[index[a]]) for r, a in pairs]
+        vectors = self._vectors([t for pair in pairs for t in pair])
+        return [float(vectors[r] @ vectors[a]) for r, a in pairs]
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> list[Outcome]:
         """Baseline-corrected scores for ``(reference, answer)`` pairs."""
@@ -86,3 +110,37 @@ class EmbeddingScorer:
             value = max(0.0, min(1.0, (sim - b) / (1.0 - b)))
             out.append(Outcome(round(value, 4), f"similarity {sim:.3f} (empty baseline {b:.3f})"))
         return out
+
+
+class Prefetcher:
+    """Feeds answers to :meth:`EmbeddingScorer.prefetch` in batches while a round probes.
+
+    Encoding runs in a worker thread (torch releases the GIL), one batch at a time, so
+    the event loop keeps probing; with remote miners the round's embedding work is mostly
+    done by the time the last answer arrives. :meth:`drain` waits for what was started.
+    """
+
+    def __init__(self, scorer: EmbeddingScorer, batch: int | None = None) -> None:
+        self.scorer = scorer
+        self.batch = batch or scorer.batch_size
+        self._pending: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, text: str) -> None:
+        """Queue one text; start encoding once a batch is full."""
+        self._pending.append(text)
+        task = self._task
+        if task is not None and task.done() and task.exception() is not None:
+            return  # keep the failed task: drain() raises its error
+        if len(self._pending) >= self.batch and (task is None or task.done()):
+            self._task = asyncio.create_task(self._encode_full_batches())
+
+    async def _encode_full_batches(self) -> None:
+        while len(self._pending) >= self.batch:
+            chunk, self._pending = self._pending[: self.batch], self._pending[self.batch :]
+            await asyncio.to_thread(self.scorer.prefetch, chunk)
+
+    async def drain(self) -> None:
+        """Wait for the batches in flight (the rest is encoded by the final ``score``)."""
+        while self._task is not None and not self._task.done():
+            await self._task

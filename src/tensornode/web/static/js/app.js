@@ -14,7 +14,7 @@ export class ApiError extends Error {
 
   /** True when the route itself does not exist on this coordinator (not an absent row). */
   get missingRoute() {
-    return this.status === 404 && /^not found: [A-Z]+ \//.test(this.message);
+    return (this.status === 404 && /^not found: [A-Z]+ \//.test(this.message)) || this.status === 405;
   }
 }
 

@@ -84,7 +84,7 @@ function renderCard(card, vm, miner, scores) {
   renderScore(card, scores);
   const key = miner && miner.requestCount > 0 ? miner.id : null;
   if (key) {
-    const src = `/ui/charts/response-time.svg?miner=${encodeURIComponent(key)}&t=${miner.requestCount}`;
+    const src = `/ui/charts/response-time.svg?miner=${encodeURIComponent(key)}&width=360&t=${miner.requestCount}`;
     if (card.chartKey !== src) {
       card.chartKey = src;
       fill(card.chart, el("img", { src, alt: `Average response time of ${vm.name}`, class: "chart" }));
@@ -337,14 +337,20 @@ function track(vmId, name) {
     if (FINISHED.has(latest.state)) {
       stopTracking();
       stopTracking = null;
+      await refreshInstances();
     }
   }, 1000);
 }
 
+let estimateTimer = null;
+form.elements.maxTotalPricePerEpochUsd.addEventListener("input", () => {
+  clearTimeout(estimateTimer);
+  estimateTimer = setTimeout(estimate, 300);
+});
 form.addEventListener("submit", deploy);
 form.addEventListener("change", (event) => {
   if (event.target.name === "method") showMethod();
-  if (["basicConfiguration", "maxTotalPricePerEpochUsd"].includes(event.target.name)) estimate();
+  if (event.target.name === "basicConfiguration") estimate();
 });
 showMethod();
 loadConfigurations().catch((error) => say(deployError, `configurations: ${error.message}`));

@@ -52,7 +52,7 @@ async function refreshEpoch() {
     const epochs = await api("/epochs?limit=1");
     const current = epochs.current;
     const left = (new Date(current.endsAt).getTime() - Date.now()) / 1000;
-    $("stat-epoch").textContent = `#${current.number} · ${duration(left)} left`;
+    fill($("stat-epoch"), `#${current.number}`, el("small", {}, `${duration(left)} left`));
   } catch (error) {
     if (!error.missingRoute) throw error;
     $("stat-epoch").textContent = "not running";

@@ -1,10 +1,16 @@
 // Validator: recent rounds, each miner's results in a round with the evidence behind them,
 // and the manual "question + expected answer" tool.
+//
+// Rounds come from GET /validation/rounds where the coordinator lists them; otherwise they
+// are gathered from the evidence of the leaderboard's miners (GET /miners/{id}/scores),
+// which names each probe's round.
 
 import { $, api, badge, el, fill, fillRows, millis, onSession, poll, say, score, stamp, when } from "/static/js/app.js";
 
-let selected = null; // the round shown in "Per-miner results"
+const subnet = $("manual-subnet");
+let selectedId = null;
 const names = new Map(); // miner id -> name
+const evidence = new Map(); // round id -> miner id -> [evidence]
 
 async function minerName(id) {
   if (!names.has(id)) {
@@ -14,63 +20,112 @@ async function minerName(id) {
   return names.get(id);
 }
 
-async function refreshRounds() {
-  const empty = $("rounds-empty");
-  let rounds;
+function latency(seconds) {
+  return millis(seconds === null || seconds === undefined ? null : seconds * 1000);
+}
+
+/** Rounds rebuilt from the probes behind the current epoch's scores, newest first. */
+async function roundsFromEvidence() {
+  const board = await api(`/leaderboard?subnet=${encodeURIComponent(subnet.value)}`);
+  const rounds = new Map();
+  evidence.clear();
+  for (const row of board.data) {
+    names.set(row.minerId, row.name);
+    const scores = await api(`/miners/${encodeURIComponent(row.minerId)}/scores?limit=200`);
+    for (const e of scores.evidence.data) {
+      let round = rounds.get(e.roundId);
+      if (!round) {
+        round = { roundId: e.roundId, subnet: board.subnet, finishedAt: e.at, validator: "–", challenges: new Set(), byMiner: new Map() };
+        rounds.set(e.roundId, round);
+      }
+      if (e.at > round.finishedAt) round.finishedAt = e.at;
+      round.challenges.add(e.challengeId);
+      const list = round.byMiner.get(row.minerId) || [];
+      list.push(e);
+      round.byMiner.set(row.minerId, list);
+    }
+  }
+  const out = [];
+  for (const round of rounds.values()) {
+    evidence.set(round.roundId, round.byMiner);
+    const miners = [...round.byMiner].map(([minerId, items]) => ({
+      minerId,
+      probes: items.length,
+      answered: items.filter((e) => e.status === "ok").length,
+      passed: items.filter((e) => e.verdict === "pass").length,
+      quality: items.reduce((sum, e) => sum + e.score, 0) / items.length,
+    }));
+    out.push({ ...round, challenges: round.challenges.size, miners });
+  }
+  return out.sort((a, b) => (a.finishedAt < b.finishedAt ? 1 : -1)).slice(0, 20);
+}
+
+async function loadRounds() {
   try {
-    rounds = (await api("/validation/rounds?limit=20")).data;
+    return (await api(`/validation/rounds?subnet=${encodeURIComponent(subnet.value)}&limit=20`)).data;
   } catch (error) {
     if (!error.missingRoute) throw error;
-    fill($("rounds"));
-    say(empty, "Validation rounds are not published by this coordinator yet.");
-    return;
+    return roundsFromEvidence();
   }
-  say(empty, rounds.length ? "" : "No rounds yet: the validator runs one every few minutes.");
+}
+
+async function refreshRounds() {
+  const rounds = await loadRounds();
+  say($("rounds-empty"), rounds.length ? "" : "No rounds yet in this epoch: the validator runs one every few minutes.");
+  const head = ["Round", "Finished", "Subnet", "Validator", "Challenges", "Miners", ""];
   fill(
     $("rounds"),
-    el(
-      "div",
-      { class: "table-wrap" },
-      el(
-        "table",
-        {},
-        el("caption", { class: "visually-hidden" }, "Recent validation rounds"),
-        el("thead", {}, el("tr", {}, ["Round", "Finished", "Subnet", "Validator", "Challenges", "Miners", ""].map((h) => el("th", { scope: "col" }, h)))),
-        el(
-          "tbody",
-          {},
-          rounds.map((round) =>
+    rounds.length
+      ? el(
+          "div",
+          { class: "table-wrap" },
+          el(
+            "table",
+            {},
+            el("caption", { class: "visually-hidden" }, "Recent validation rounds"),
+            el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
             el(
-              "tr",
-              { class: selected && selected.roundId === round.roundId ? "selected" : "" },
-              el("td", {}, el("code", {}, round.roundId.slice(0, 10))),
-              el("td", {}, when(round.finishedAt)),
-              el("td", {}, round.subnet),
-              el("td", {}, round.validator),
-              el("td", {}, String(round.challenges)),
-              el("td", {}, String(round.miners.length)),
-              el("td", {}, el("button", { type: "button", onclick: () => showRound(round) }, "Results")),
+              "tbody",
+              {},
+              rounds.map((round) =>
+                el(
+                  "tr",
+                  { class: selectedId === round.roundId ? "selected" : "" },
+                  el("td", {}, el("code", { title: round.roundId }, round.roundId.slice(0, 10))),
+                  el("td", {}, when(round.finishedAt)),
+                  el("td", {}, round.subnet),
+                  el("td", {}, round.validator),
+                  el("td", {}, String(round.challenges)),
+                  el("td", {}, String(round.miners.length)),
+                  el("td", {}, el("button", { type: "button", onclick: () => showRound(round) }, "Results")),
+                ),
+              ),
             ),
           ),
-        ),
-      ),
-    ),
+        )
+      : null,
   );
-  if (!selected && rounds.length) await showRound(rounds[0]);
+  const current = rounds.find((r) => r.roundId === selectedId) || rounds[0];
+  if (current) await showRound(current);
   stamp($("rounds-updated"));
 }
 
 async function showRound(round) {
-  selected = round;
+  const changed = selectedId !== round.roundId;
+  selectedId = round.roundId;
+  for (const row of $("rounds").querySelectorAll("tbody tr")) {
+    row.classList.toggle("selected", row.querySelector("code").title === round.roundId);
+  }
+  if (!changed && $("results").childElementCount) return; // keep open evidence as it is
   $("results-round").textContent = `round ${round.roundId.slice(0, 10)} · ${when(round.finishedAt)}`;
   $("results-empty").hidden = round.miners.length > 0;
   const rows = await Promise.all(
     round.miners.map(async (m) => {
       const details = el("details", {}, el("summary", {}, "evidence"));
-      details.addEventListener("toggle", () => details.open && loadEvidence(details, m.minerId, round.roundId), { once: true });
+      details.addEventListener("toggle", () => loadEvidence(details, m.minerId, round.roundId), { once: true });
       return el(
         "tr",
-        {},
+        { "data-miner": m.minerId },
         el("td", {}, el("span", { class: "name", title: m.minerId }, await minerName(m.minerId))),
         el("td", {}, `${m.passed}/${m.probes}`),
         el("td", {}, `${m.answered}/${m.probes}`),
@@ -79,6 +134,7 @@ async function showRound(round) {
       );
     }),
   );
+  const head = ["Miner", "Passed", "Answered", "Quality", "Evidence"];
   fill(
     $("results"),
     el(
@@ -88,7 +144,7 @@ async function showRound(round) {
         "table",
         {},
         el("caption", { class: "visually-hidden" }, "Each miner's results in the round"),
-        el("thead", {}, el("tr", {}, ["Miner", "Passed", "Answered", "Quality", "Evidence"].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, rows),
       ),
     ),
@@ -99,8 +155,11 @@ async function loadEvidence(details, minerId, roundId) {
   const box = el("div", { class: "evidence" }, "loading…");
   details.append(box);
   try {
-    const scores = await api(`/miners/${encodeURIComponent(minerId)}/scores?limit=200`);
-    const items = scores.evidence.data.filter((e) => e.roundId === roundId);
+    let items = evidence.get(roundId)?.get(minerId);
+    if (!items) {
+      const scores = await api(`/miners/${encodeURIComponent(minerId)}/scores?limit=200`);
+      items = scores.evidence.data.filter((e) => e.roundId === roundId);
+    }
     fill(
       box,
       items.length
@@ -112,7 +171,7 @@ async function loadEvidence(details, minerId, roundId) {
                 "li",
                 {},
                 badge(e.verdict),
-                ` ${e.family} · score ${score(e.score)} · ${millis(e.latencyS === null ? null : e.latencyS * 1000)} · `,
+                ` ${e.family} · score ${score(e.score)} · ${latency(e.latencyS)} · `,
                 el("span", { class: "muted" }, e.reason),
                 e.answer ? el("blockquote", {}, e.answer) : null,
                 el("div", { class: "hash", title: "challenge hash (revealed after the epoch)" }, e.challengeHash),
@@ -129,6 +188,29 @@ async function loadEvidence(details, minerId, roundId) {
 // -- manual validation ------------------------------------------------------------------
 
 const form = $("manual-form");
+
+function manualTable(result) {
+  const head = ["Miner", "Verdict", "Score", "Latency", "Answer", "Why"];
+  const table = el(
+    "table",
+    {},
+    el("caption", { class: "visually-hidden" }, "Each miner's answer"),
+    el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody"),
+  );
+  fillRows(
+    table.tBodies[0],
+    result.data.map((r) => [
+      el("span", { class: "name", title: r.minerId }, r.name),
+      badge(r.verdict),
+      score(r.score),
+      latency(r.latencyS),
+      r.answer || "–",
+      `${r.reason} (${r.method})`,
+    ]),
+  );
+  return el("div", { class: "table-wrap" }, table);
+}
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -148,34 +230,15 @@ form.addEventListener("submit", async (event) => {
   fill($("manual-results"), el("p", { class: "muted" }, "asking every miner…"));
   try {
     const result = await api("/validation/manual", { method: "POST", body });
-    const table = el(
-      "table",
-      {},
-      el("caption", { class: "visually-hidden" }, "Each miner's answer"),
-      el("thead", {}, el("tr", {}, ["Miner", "Verdict", "Score", "Latency", "Answer", "Why"].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody"),
-    );
-    fillRows(
-      table.tBodies[0],
-      result.data.map((r) => [
-        el("span", { class: "name", title: r.minerId }, r.name),
-        badge(r.verdict),
-        score(r.score),
-        millis(r.latencyS === null ? null : r.latencyS * 1000),
-        r.answer || "–",
-        `${r.reason} (${r.method})`,
-      ]),
-    );
-    fill($("manual-results"), result.count ? el("div", { class: "table-wrap" }, table) : el("p", { class: "empty" }, "No miner serves this subnet right now."));
+    fill($("manual-results"), result.count ? manualTable(result) : el("p", { class: "empty" }, "No miner serves this subnet right now."));
   } catch (error) {
     fill($("manual-results"));
     say($("manual-error"), error.missingRoute ? "Manual validation is not available on this coordinator yet." : error.message);
-  } finally {
-    button.disabled = false;
   }
+  button.disabled = false;
 });
 
 onSession((session) => {
-  form.querySelector("button[type=submit]").title = session ? "" : "sign in to send questions";
+  form.querySelector("button[type=submit]").title = session ? "" : "sign in as a validator to send questions";
 });
 poll(refreshRounds, 5000);

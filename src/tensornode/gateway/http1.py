@@ -1,0 +1,203 @@
+"""A lean HTTP/1.1 client for miners on plain ``http://``: keep-alive pools, httptools.
+
+httpx spends about a millisecond of CPU per request and its pool serialises under
+concurrency (``bench/gateway_overhead.py`` measured ~340 requests/s at 32 concurrent on
+loopback); this client does only what the gateway needs: one request per connection at
+a time, connections reused per ``host:port`` (last in, first out), the response parsed
+by httptools (uvicorn's parser, chunked bodies included). A timed-out or cancelled
+request closes its connection, so the miner sees the user's disconnect. A request on a
+reused connection that dies before any byte of an answer (the miner closed an idle
+keep-alive connection just then) is sent once more on a new connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httptools
+
+from tensornode.gateway.failover import AttemptFailed
+
+MAX_IDLE_PER_HOST = 512
+
+
+class _Closed(Exception):
+    """The connection closed before the answer; ``started``: some of it had arrived."""
+
+    def __init__(self, started: bool) -> None:
+        super().__init__("connection closed")
+        self.started = started
+
+
+class _Connection(asyncio.Protocol):
+    """One connection; ``exchange`` sends a request and returns (status, body)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.body = bytearray()
+        self.limit = 0
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.closed = False
+        self.started = False
+        self.keep_alive = True
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.started = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(AttemptFailed(f"malformed HTTP answer: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(_Closed(self.started))
+
+    # httptools callbacks
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+        if len(self.body) > self.limit:
+            self._fail(AttemptFailed("answer is too large"))
+            self.close()
+
+    def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((self.parser.get_status_code(), bytes(self.body)))
+
+    def _fail(self, exc: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    async def exchange(self, request: bytes, limit: int) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self.body = bytearray()
+        self.limit = limit
+        self.started = False
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.waiter
+
+
+@dataclass(frozen=True)
+class _Target:
+    host: str
+    port: int
+    path: str
+    host_header: bytes
+
+
+def _target(url: str) -> _Target:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"not a plain http URL: {url}")
+    port = parts.port or 80
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return _Target(parts.hostname, port, path, netloc.encode("ascii"))
+
+
+class Http1Pool:
+    """Keep-alive connections per ``host:port``, for plain http URLs only."""
+
+    def __init__(self, *, max_answer_bytes: int) -> None:
+        self.max_answer_bytes = max_answer_bytes
+        self._idle: dict[tuple[str, int], deque[_Connection]] = {}
+        self._targets: dict[str, _Target] = {}
+
+    def _resolve(self, url: str) -> _Target:
+        target = self._targets.get(url)
+        if target is None:
+            target = _target(url)
+            if len(self._targets) > 10_000:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
+
+    async def _connect(self, target: _Target) -> _Connection:
+        try:
+            _, conn = await asyncio.get_running_loop().create_connection(
+                _Connection, target.host, target.port
+            )
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise AttemptFailed(f"cannot connect to {target.host}:{target.port}: {reason}") from exc
+        return conn
+
+    def _take_idle(self, key: tuple[str, int]) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    async def request(
+        self, method: str, url: str, body: bytes | None, *, timeout: float
+    ) -> tuple[int, bytes]:
+        """Send one request; (status, body) or AttemptFailed (timeout=True on timeouts)."""
+        target = self._resolve(url)
+        key = (target.host, target.port)
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n" % (
+            method.encode(),
+            target.path.encode(),
+            target.host_header,
+        )
+        if body is not None:
+            head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+        raw = head + b"\r\n" + (body or b"")
+        conn: _Connection | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                conn = self._take_idle(key)
+                if conn is not None:
+                    try:
+                        answer = await conn.exchange(raw, self.max_answer_bytes)
+                        return self._done(key, conn, answer)
+                    except _Closed as closed:
+                        if closed.started:
+                            raise
+                conn = await self._connect(target)
+                return self._done(key, conn, await conn.exchange(raw, self.max_answer_bytes))
+        except TimeoutError:
+            if conn is not None:
+                conn.close()
+            raise AttemptFailed(f"no answer within {timeout:g}s", timeout=True) from None
+        except _Closed:
+            raise AttemptFailed("the miner closed the connection before answering") from None
+        except BaseException:  # cancelled (the user left) or failed: never reuse it
+            if conn is not None:
+                conn.close()
+            raise
+
+    def _done(
+        self, key: tuple[str, int], conn: _Connection, answer: tuple[int, bytes]
+    ) -> tuple[int, bytes]:
+        if conn.keep_alive and not conn.closed:
+            idle = self._idle.setdefault(key, deque())
+            if len(idle) < MAX_IDLE_PER_HOST:
+                idle.append(conn)
+                return answer
+        conn.close()
+        return answer
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()

@@ -1,0 +1,214 @@
+"""The chat endpoints' HTTP behaviour, apart from any web framework.
+
+:func:`serve_chat` (``/api/chat``) and :func:`serve_completion`
+(``/v1/chat/completions``) take an :class:`Incoming` (headers that matter, the body,
+and a way to learn that the user disconnected) and return a :class:`Reply`. The raw
+ASGI fast path (asgi.py) and the FastAPI routes (routes.py) both call them, so the two
+cannot drift apart.
+
+Every answer carries ``X-TensorNode-Miner-Id`` and ``X-TensorNode-Overhead-Ms`` (the
+gateway's own time: total minus the time spent waiting on miners). Errors are
+``{"error": "..."}`` on ``/api/chat`` and OpenAI's ``{"error": {"message", "type",
+"code"}}`` under ``/v1``; 429 and 503 carry ``Retry-After``. If the user disconnects
+before the answer, the request to the miner is cancelled (its connection closed) and
+the reply is :data:`CLIENT_CLOSED`, which nobody reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from tensornode.contracts.miner import ChatRequest
+from tensornode.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    TensorNodeError,
+)
+from tensornode.gateway.openai_compat import (
+    completion_body,
+    model_type_of,
+    openai_error_body,
+    parse_completion_request,
+    stream_events,
+    to_chat_request,
+)
+from tensornode.gateway.schemas import GatewayChatResponse
+from tensornode.gateway.service import Gateway, GatewayAnswer
+from tensornode.miner.app import validation_message
+from tensornode.miner.check_rules import KNOWN_MODEL_TYPES
+
+T = TypeVar("T")
+CLIENT_CLOSED = 499
+"""Status of a request whose user disconnected (nginx's convention; nobody reads it)."""
+JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What the chat endpoints need of a request."""
+
+    authorization: str | None
+    client_ip: str | None
+    body: bytes
+    disconnected: Callable[[], Awaitable[None]]
+    """Returns once the user has disconnected (never, while they wait)."""
+
+
+@dataclass
+class Reply:
+    """Status, headers and body (a list of chunks for an event stream)."""
+
+    status: int
+    body: bytes | list[bytes]
+    media_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ClientGone(Exception):
+    """The user disconnected before the answer."""
+
+
+async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaitable[None]]) -> T:
+    """Await ``work`` in this task; if the user disconnects first, cancel it (ClientGone).
+
+    One watcher task per request (it cancels the request's own task), rather than a
+    task for the work plus ``asyncio.wait``: this is the gateway's hot path.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await disconnected()
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            task.uncancel()
+            raise ClientGone from None
+        raise
+    finally:
+        watcher.cancel()
+
+
+def check_body_size(declared: str | None, limit: int) -> None:
+    """413 before reading a body whose Content-Length is over the limit."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    """A ``/api/chat`` body, validated with the miner API's rules and words."""
+    try:
+        data = json.loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidInput("malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object", status=422)
+    try:
+        return ChatRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc), status=422) from None
+
+
+def _retry_after(exc: TensorNodeError) -> dict[str, str]:
+    if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after:
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    return {}
+
+
+def error_reply(exc: TensorNodeError) -> Reply:
+    """Ours: ``{"error": message}``."""
+    body = json.dumps({"error": exc.message}).encode()
+    return Reply(exc.status, body, headers=_retry_after(exc))
+
+
+def openai_error_reply(exc: TensorNodeError) -> Reply:
+    """OpenAI's: ``{"error": {"message", "type", "code", "param"}}``."""
+    body = json.dumps(openai_error_body(exc.status, exc.message)).encode()
+    return Reply(exc.status, body, headers=_retry_after(exc))
+
+
+def _answer_headers(gateway: Gateway, answer: GatewayAnswer, started: float) -> dict[str, str]:
+    overhead_s = max(0.0, time.perf_counter() - started - answer.upstream_s)
+    gateway.metrics.overhead.observe(overhead_s)
+    return {
+        "X-TensorNode-Miner-Id": answer.miner_id,
+        "X-TensorNode-Overhead-Ms": f"{overhead_s * 1000.0:.3f}",
+    }
+
+
+def known_model_type(gateway: Gateway, model_type: str) -> bool:
+    """Served by a healthy miner now, or one of the guide's categories (then 503, not 404)."""
+    return gateway.serves(model_type) or model_type in KNOWN_MODEL_TYPES
+
+
+async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | None) -> Reply:
+    """``POST /api/chat[/{model_type}]``: the miner contract's answer plus ``miner_id``."""
+    started = time.perf_counter()
+    try:
+        await gateway.admit(incoming.authorization, incoming.client_ip)
+        if model_type is not None and not known_model_type(gateway, model_type):
+            raise NotFound("Model not available")
+        request = parse_chat_request(incoming.body)
+        answer = await until_disconnect(gateway.chat(request, model_type), incoming.disconnected)
+    except ClientGone:
+        return Reply(CLIENT_CLOSED, b"")
+    except TensorNodeError as exc:
+        return error_reply(exc)
+    response = answer.response
+    body = GatewayChatResponse(
+        response=response.response,
+        model=response.model,
+        timestamp=response.timestamp,
+        processing_time=response.processing_time,
+        usage=response.usage,
+        miner_id=answer.miner_id,
+    ).model_dump_json()
+    return Reply(200, body.encode(), headers=_answer_headers(gateway, answer, started))
+
+
+async def serve_completion(gateway: Gateway, incoming: Incoming) -> Reply:
+    """``POST /v1/chat/completions``: OpenAI's chat completion, streamed or not."""
+    started = time.perf_counter()
+    try:
+        await gateway.admit(incoming.authorization, incoming.client_ip)
+        body = parse_completion_request(incoming.body)
+        model_type = model_type_of(body.model)
+        if not known_model_type(gateway, model_type):
+            raise NotFound(f"model {body.model!r} not found: GET /v1/models lists them")
+        request = to_chat_request(body)
+        answer = await until_disconnect(gateway.chat(request, model_type), incoming.disconnected)
+    except ClientGone:
+        return Reply(CLIENT_CLOSED, b"")
+    except TensorNodeError as exc:
+        return openai_error_reply(exc)
+    headers = _answer_headers(gateway, answer, started)
+    if body.stream:
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        events = stream_events(
+            answer.response, request, model=body.model, include_usage=include_usage
+        )
+        headers["Cache-Control"] = "no-cache"
+        return Reply(200, list(events), EVENT_STREAM, headers)
+    completion: dict[str, Any] = completion_body(
+        answer.response, request, model=body.model, miner_id=answer.miner_id
+    )
+    return Reply(200, json.dumps(completion).encode(), headers=headers)
