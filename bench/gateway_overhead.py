@@ -303,11 +303,24 @@ def start_processes(data_dir: str) -> tuple[list[subprocess.Popen[bytes]], int, 
 # -- the benchmark --------------------------------------------------------------------
 
 
-async def measure(port: int, args: argparse.Namespace) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(port: int, pids: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
     await load(port, args.concurrency, args.warmup)
     latency = await load(port, 1, 3600, limit=args.latency_requests)
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     throughput = await load(port, args.concurrency, args.duration)
+    done = len(throughput.latencies)
+    cpu_us = {
+        f"{name}_cpu_us_per_request": round((cpu_seconds(pid) - cpu_before[name]) / done * 1e6, 1)
+        for name, pid in pids.items()
+    }
     return {
+        **cpu_us,
         "p50_ms": round(pct(latency.latencies, 50) * 1000, 3),
         "p99_ms": round(pct(latency.latencies, 99) * 1000, 3),
         "requests_per_s": round(len(throughput.latencies) / throughput.seconds, 1),
@@ -340,8 +353,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tn-bench-") as data_dir:
         procs, miner_port, coord_port = start_processes(data_dir)
         try:
-            direct = uvloop.run(measure(miner_port, args))
-            gateway = uvloop.run(measure(coord_port, args))
+            miner, coordinator = (p.pid for p in procs)
+            pids = {"miner": miner, "coordinator": coordinator, "loadgen": os.getpid()}
+            direct = uvloop.run(measure(miner_port, pids, args))
+            gateway = uvloop.run(measure(coord_port, pids, args))
         finally:
             for proc in procs:
                 proc.terminate()
@@ -357,7 +372,9 @@ def report(args: argparse.Namespace, direct: dict[str, Any], gateway: dict[str, 
         "throughput_ratio": round(gateway["requests_per_s"] / direct["requests_per_s"], 3),
     }
     print(f"{'':28}{'direct':>12}{'gateway':>12}")
-    for key in ("p50_ms", "p99_ms", "requests_per_s", "loaded_p50_ms", "loaded_p99_ms", "errors"):
+    keys = ("p50_ms", "p99_ms", "requests_per_s", "loaded_p50_ms", "loaded_p99_ms", "errors")
+    cpu = ("miner_cpu_us_per_request", "coordinator_cpu_us_per_request")
+    for key in (*keys, *cpu, "loadgen_cpu_us_per_request"):
         print(f"{key:28}{direct[key]:>12}{gateway[key]:>12}")
     print(f"added latency p50 / p99 (ms): {added['p50_ms']} / {added['p99_ms']}")
     print(f"gateway self-reported overhead p50 / p99 (ms): "

@@ -93,9 +93,27 @@ start_docker() {
     build_base_image || say "Docker tests will skip"
 }
 
+# Browser tests drive Debian's chromium with Playwright (never a downloaded browser).
+install_chromium() {
+    [ -x /usr/bin/chromium ] && { say "chromium is installed"; return 0; }
+    if [ "$(id -u)" != 0 ]; then
+        say "chromium missing and not root: browser tests will skip"
+        return 1
+    fi
+    say "installing chromium with apt-get"
+    if (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
+            >/tmp/tensornode-apt-chromium.log 2>&1; then
+        say "chromium installed"
+    else
+        say "apt-get install chromium failed (see /tmp/tensornode-apt-chromium.log): browser tests will skip"
+        return 1
+    fi
+}
+
 case "${1:-all}" in
     postgres) start_postgres ;;
     docker) start_docker ;;
-    all) start_postgres; start_docker ;;
-    *) say "unknown service ${1}: use postgres, docker or all"; exit 2 ;;
+    browser) install_chromium ;;
+    all) start_postgres; start_docker; install_chromium ;;
+    *) say "unknown service ${1}: use postgres, docker, browser or all"; exit 2 ;;
 esac

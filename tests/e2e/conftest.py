@@ -27,7 +27,7 @@ from tensornode.providers.base import VMStatus
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 CHALLENGE_TTL_S = 10
-EPOCH_SECONDS = 20  # short epochs, so a test sees one settle and pay
+EPOCH_SECONDS = 30  # short epochs, so a test sees one settle and pay its miner
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
@@ -66,9 +66,7 @@ async def _terminate_all(settings: Settings) -> None:
     core = Coordinator(settings)
     try:
         async with core.db.session() as session:
-            ids = list(
-                await session.scalars(select(VM.id).where(VM.status != VMStatus.TERMINATED))
-            )
+            ids = list(await session.scalars(select(VM.id).where(VM.status != VMStatus.TERMINATED)))
         for vm_id in ids:
             await core.vms.delete(vm_id)
     finally:

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from e2e.conftest import CHALLENGE_TTL_S, EPOCH_SECONDS, LiveCoordinator
 from tensornode.db.models import utcnow
-from e2e.conftest import CHALLENGE_TTL_S, LiveCoordinator
 
 pytestmark = pytest.mark.browser
 
 DEPLOY_TIMEOUT_MS = 180_000
+ROUND_TIMEOUT_MS = 60_000
 PAGES = {
     "overview": "/",
     "miner": "/ui/miner",
@@ -89,6 +90,7 @@ async def test_operator_deploys_queries_and_sees_requests(
     await page.get_by_text("No instances yet").wait_for()
 
     card = await deploy_from_form(page)
+    await page.screenshot(path=str(screenshots / "miner-deployed-desktop.png"), full_page=True)
     assert await card.count() == 1
     assert await card.locator("h3").text_content() == INSTANCE_NAME
     assert await card.locator("h3 b").count() == 0
@@ -98,6 +100,7 @@ async def test_operator_deploys_queries_and_sees_requests(
 
     await card.get_by_role("button", name="Logs").click()
     await page.locator("#logs-output", has_text="healthy").wait_for()
+    await page.screenshot(path=str(screenshots / "miner-logs-desktop.png"))
     await page.get_by_role("button", name="Close").click()
 
     await page.goto(base + "/ui/playground")
@@ -108,6 +111,7 @@ async def test_operator_deploys_queries_and_sees_requests(
     meta = await answer.locator(".meta").text_content() or ""
     assert f"Miner {INSTANCE_NAME}" in (await answer.locator(".who").text_content() or "")
     assert "gateway overhead" in meta and "round trip" in meta, meta
+    await page.screenshot(path=str(screenshots / "playground-answer-desktop.png"), full_page=True)
 
     await page.goto(base + "/ui/miner")
     card = page.locator("article.instance")
@@ -118,6 +122,24 @@ async def test_operator_deploys_queries_and_sees_requests(
     await page.locator("#stat-miners", has_text="1").wait_for()
     await page.locator("#stat-requests", has_text="1").wait_for()
     await page.locator("#latency-chart img").wait_for()
+
+    await page.goto(base + "/ui/validator")
+    await page.locator("#rounds tbody tr").first.wait_for(timeout=ROUND_TIMEOUT_MS)
+    await page.locator("#results summary").first.click()
+    await page.locator("#results .evidence li").first.wait_for()
+    assert re.search(
+        r"[0-9a-f]{64}", await page.locator("#results .hash").first.text_content() or ""
+    )
+    await page.screenshot(path=str(screenshots / "validator-evidence-desktop.png"), full_page=True)
+
+    await page.goto(base + "/ui/rewards")
+    await (
+        page.locator("#earned-epochs")
+        .filter(has_text=re.compile(r"^[1-9]"))
+        .wait_for(timeout=(EPOCH_SECONDS * 3 + 10) * 1000)
+    )
+    await page.locator("#earnings-chart svg, #earnings-chart p").first.wait_for()
+    await page.locator("#payouts .name.mine").first.wait_for()
 
     await screenshot_all(page, base, screenshots, "desktop")
     await page.set_viewport_size({"width": 390, "height": 844})

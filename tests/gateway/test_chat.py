@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from tensornode.contracts.miner import ChatResponse
+from tensornode.gateway.schemas import GatewayChatResponse
 
 from .chat_miner import serve_chat_miner
 from .conftest import add_miner, gateway_of
@@ -22,7 +22,7 @@ async def test_answer_has_the_miner_contract_shape_and_the_miner_id(
     assert body["miner_id"] == miner_id
     assert body["response"] == "alpha: hello there"
     assert body["usage"] == {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
-    ChatResponse.model_validate(body)
+    GatewayChatResponse.model_validate(body)
     assert resp.headers["X-TensorNode-Miner-Id"] == miner_id
     assert float(resp.headers["X-TensorNode-Overhead-Ms"]) >= 0.0
     assert miner.prompts == ["hello there"]

@@ -39,7 +39,7 @@ async def test_remote_validator_process_submits_a_round(
             "/validation/targets", headers={"Authorization": f"Bearer {stranger_key}"}
         )
         board = (await net.client.get("/leaderboard")).json()
-        validators = (await net.client.get("/validators")).json()
+        validators = (await net.client.get("/validators")).json()["data"]
         async with net.core.db.session() as session:
             rounds = list(await session.scalars(select(ValidationRound)))
     assert added.code == 0 and f"validator {validator} added" in added.stdout, added.stderr

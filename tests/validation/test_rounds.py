@@ -33,6 +33,7 @@ async def test_leaderboard_ranks_honest_fast_miners_first(
         assert {row["total"] for row in empty["data"]} == {0.0}  # listed before any round
         await _validated(net)
         resp = await net.client.get("/leaderboard", params={"subnet": "llm"})
+        rounds = (await net.client.get("/validation/rounds", params={"subnet": "llm"})).json()
     assert resp.status_code == 200, resp.text
     board = resp.json()
     by_name = {row["name"]: row for row in board["data"]}
@@ -43,6 +44,10 @@ async def test_leaderboard_ranks_honest_fast_miners_first(
     assert by_name["correct"]["speed"] > by_name["slow"]["speed"]
     assert by_name["down"]["participation"] == 0.0 and by_name["down"]["availability"] == 0.0
     assert by_name["correct"]["availability"] == 1.0
+    assert rounds["count"] == 1 and rounds["data"][0]["source"] == "in-process"
+    listed = {m["minerId"]: m for m in rounds["data"][0]["miners"]}
+    assert listed[net.miners["correct"]]["passed"] == 8
+    assert listed[net.miners["down"]]["answered"] == 0
     assert by_name["echo"]["quality"] == 0.0 and by_name["echo"]["participation"] == 1.0
     assert board["weights"] == {
         "quality": 0.4, "speed": 0.3, "availability": 0.2, "participation": 0.1

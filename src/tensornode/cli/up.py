@@ -190,6 +190,7 @@ def _print_urls(url: str, wallet: str, vms: list[VMPublic]) -> None:
     lines = [
         "TensorNode local network is up",
         f"  coordinator  {url}",
+        f"  dashboard    {url}/  (Miner tab: {url}/ui/miner)",
         f"  API docs     {url}/docs",
         f"  metrics      {url}/metrics",
         f"  dev wallet   {wallet}",

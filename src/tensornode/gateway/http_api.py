@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -43,7 +44,6 @@ from tensornode.gateway.openai_compat import (
     stream_events,
     to_chat_request,
 )
-from tensornode.gateway.schemas import GatewayChatResponse
 from tensornode.gateway.service import Gateway, GatewayAnswer
 from tensornode.miner.app import validation_message
 from tensornode.miner.check_rules import KNOWN_MODEL_TYPES
@@ -52,6 +52,8 @@ T = TypeVar("T")
 CLIENT_CLOSED = 499
 """Status of a request whose user disconnected (nginx's convention; nobody reads it)."""
 JSON = "application/json"
+WATCH_AFTER_S = 0.05
+"""A user's disconnect is noticed this long after the request, at the latest later."""
 EVENT_STREAM = "text/event-stream"
 
 
@@ -83,12 +85,14 @@ class ClientGone(Exception):
 async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaitable[None]]) -> T:
     """Await ``work`` in this task; if the user disconnects first, cancel it (ClientGone).
 
-    One watcher task per request (it cancels the request's own task), rather than a
-    task for the work plus ``asyncio.wait``: this is the gateway's hot path.
+    This is the gateway's hot path, so it is cheap: the work runs in the request's own
+    task, and the watcher (a task that cancels it) starts only if the work takes longer
+    than ``WATCH_AFTER_S``; most answers arrive first and cost one timer handle.
     """
     task = asyncio.current_task()
     assert task is not None
     gone = False
+    watcher: asyncio.Task[None] | None = None
 
     async def watch() -> None:
         nonlocal gone
@@ -96,7 +100,11 @@ async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaita
         gone = True
         task.cancel()
 
-    watcher = asyncio.get_running_loop().create_task(watch())
+    def start_watching() -> None:
+        nonlocal watcher
+        watcher = asyncio.get_running_loop().create_task(watch())
+
+    timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, start_watching)
     try:
         return await work
     except asyncio.CancelledError:
@@ -105,7 +113,9 @@ async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaita
             raise ClientGone from None
         raise
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
 
 
 def check_body_size(declared: str | None, limit: int) -> None:
@@ -168,21 +178,34 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
         if model_type is not None and not known_model_type(gateway, model_type):
             raise NotFound("Model not available")
         request = parse_chat_request(incoming.body)
-        answer = await until_disconnect(gateway.chat(request, model_type), incoming.disconnected)
+        work = gateway.chat(request, model_type, raw=incoming.body)
+        answer = await until_disconnect(work, incoming.disconnected)
     except ClientGone:
         return Reply(CLIENT_CLOSED, b"")
     except TensorNodeError as exc:
         return error_reply(exc)
-    response = answer.response
-    body = GatewayChatResponse(
-        response=response.response,
-        model=response.model,
-        timestamp=response.timestamp,
-        processing_time=response.processing_time,
-        usage=response.usage,
-        miner_id=answer.miner_id,
-    ).model_dump_json()
-    return Reply(200, body.encode(), headers=_answer_headers(gateway, answer, started))
+    return Reply(200, chat_body(answer), headers=_answer_headers(gateway, answer, started))
+
+
+def chat_body(answer: GatewayAnswer) -> bytes:
+    """:class:`GatewayChatResponse` as JSON, written directly (the hot path's last step)."""
+    response, usage = answer.response, answer.response.usage
+    timestamp = response.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    body = {
+        "response": response.response,
+        "model": response.model,
+        "timestamp": timestamp,
+        "processing_time": response.processing_time,
+        "usage": None
+        if usage is None
+        else {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        },
+        "miner_id": answer.miner_id,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 async def serve_completion(gateway: Gateway, incoming: Incoming) -> Reply:

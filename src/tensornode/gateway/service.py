@@ -91,7 +91,9 @@ def _usage(value: object) -> Usage | None:
         return None
     total = value.get("total_tokens")
     total = total if isinstance(total, int) else prompt + completion
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    return Usage.model_construct(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=total
+    )
 
 
 def normalize_answer(body: bytes, elapsed_s: float) -> ChatResponse:
@@ -106,7 +108,8 @@ def normalize_answer(body: bytes, elapsed_s: float) -> ChatResponse:
     if answer is None:
         raise AttemptFailed("the miner's answer has no 'response' text")
     model = data.get("model")
-    return ChatResponse(
+    # every field is type-checked above: construct without validating again (hot path)
+    return ChatResponse.model_construct(
         response=answer,
         model=model if isinstance(model, str) else "unknown",
         timestamp=_timestamp(data.get("timestamp")),
@@ -223,11 +226,17 @@ class Gateway:
     def model_types(self) -> list[str]:
         return self.pool.model_types()
 
-    async def chat(self, request: ChatRequest, model_type: str | None = None) -> GatewayAnswer:
-        """Answer with the best available miner, failing over to others on errors."""
+    async def chat(
+        self, request: ChatRequest, model_type: str | None = None, *, raw: bytes | None = None
+    ) -> GatewayAnswer:
+        """Answer with the best available miner, failing over to others on errors.
+
+        ``raw``: the JSON body ``request`` was validated from, forwarded as it is (saves
+        serialising it again; miners ignore fields they do not know, as the contract says).
+        """
         model_type = model_type or self.config.default_model_type
         self.check_limits(request)
-        payload = request.model_dump_json(exclude_unset=True).encode()
+        payload = raw if raw is not None else request.model_dump_json(exclude_unset=True).encode()
         deadline = self.clock() + self.config.deadline_s
         tried: set[str] = set()
         waited = 0.0

@@ -4,7 +4,9 @@ with their evidence, per-epoch scores, the leaderboard, epoch settlement and rew
 * :mod:`.models` -- tables ``validators``, ``validation_rounds``, ``validation_results``;
 * :mod:`.service` -- the validator registry, targets, storing and re-grading rounds;
 * :mod:`.scores` / :mod:`.reasons` -- per-miner components over a window and the "why";
+* :mod:`.reads` -- leaderboard, a miner's scores and evidence, epochs, rewards;
 * :mod:`.loops` -- the in-process validator loop and the epoch scheduler (burst mode);
+* :mod:`.runtime` -- what an app holds (probe client, scorers, loops) and its lifespan;
 * :mod:`.remote` -- ``tensornode validator run``: a separate, signed-in validator;
 * :mod:`.routes` -- ``/validation/*``, ``/miners/{id}/scores``, ``/leaderboard``,
   ``/epochs``, ``/rewards``.

@@ -1,8 +1,10 @@
-"""The plain-language "why" of a score: what a miner can act on, biggest loss first.
+"""The plain-language "why" of a score: what a miner can act on.
 
-Each line names how many challenges were affected and the component it cost, e.g.
-"3 of 8 challenges timed out (participation 0.62)" or "answers echoed the prompt on
-2 challenges". Built from the same evidence the score was computed from.
+Lines come in a fixed order (not probed or all passed, timeouts, errors, penalties,
+wrong answers, slow passes, health probes); each names how many challenges were
+affected and the component it cost, e.g. "3 of 8 challenges timed out (participation
+0.62)" or "answers echoed the prompt on 2 challenges". Built from the same evidence the
+score was computed from.
 """
 
 from __future__ import annotations

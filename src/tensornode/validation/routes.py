@@ -2,9 +2,10 @@
 
 Validators only (API key or session of a registered validator; 403 otherwise):
 ``GET /validation/targets?subnet=``, ``POST /validation/rounds``,
-``POST /validation/manual``. Public: ``GET /validators``, ``GET /miners/{id}/scores``,
-``GET /leaderboard?subnet=``, ``GET /epochs``, ``GET /epochs/{n}`` (the stored report
-JSON, byte for byte, as ``tensornode epoch verify`` expects), ``GET /rewards?account=``.
+``POST /validation/manual``. Public: ``GET /validation/rounds``, ``GET /validators``,
+``GET /miners/{id}/scores``, ``GET /leaderboard?subnet=``, ``GET /epochs``,
+``GET /epochs/{n}`` (the stored report JSON, byte for byte, as ``tensornode epoch
+verify`` expects), ``GET /rewards?account=``.
 
 ``build_app`` calls :func:`attach_validation` and enters
 :func:`~tensornode.validation.runtime.validation_running` in its lifespan.
@@ -28,10 +29,11 @@ from tensornode.validation.schemas import (
     MinerScoresPublic,
     RewardsPublic,
     RoundPublic,
+    RoundsPublic,
     RoundSubmission,
     TargetPublic,
     TargetsPublic,
-    ValidatorPublic,
+    ValidatorsPublic,
 )
 from tensornode.validator.manual import validate_manually
 
@@ -100,6 +102,18 @@ async def submit_round(
     return await runtime.service.submit_round(validator, body)
 
 
+@router.get("/validation/rounds")
+async def list_rounds(
+    runtime: RuntimeDep,
+    subnet: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RoundsPublic:
+    """Stored rounds, latest first, with each miner's pass count (public)."""
+    data, count = await runtime.service.rounds(subnet, limit=limit, offset=offset)
+    return RoundsPublic(data=data, count=count)
+
+
 @router.post("/validation/manual")
 async def manual(
     body: ManualRequest, validator: ValidatorAccount, runtime: RuntimeDep
@@ -139,9 +153,10 @@ async def manual(
 
 
 @router.get("/validators")
-async def list_validators(runtime: RuntimeDep) -> list[ValidatorPublic]:
+async def list_validators(runtime: RuntimeDep) -> ValidatorsPublic:
     """Every account allowed to validate, and why (public)."""
-    return await runtime.service.validators()
+    data = await runtime.service.validators()
+    return ValidatorsPublic(data=data, count=len(data))
 
 
 @router.get("/miners/{miner_id}/scores")

@@ -16,7 +16,7 @@ from tensornode.contracts.coordinator import WireModel
 
 MAX_SUBMITTED_ANSWER = 4000
 """Characters of an answer a validator submits for grading (longer answers are cut)."""
-MAX_SUBMITTED_PROBES = 50_000
+MAX_SUBMITTED_PROBES = 20_000
 
 ProbeStatusField = Literal["ok", "timeout", "error"]
 VerdictField = Literal["pass", "fail", "penalty", "timeout", "error"]
@@ -252,3 +252,15 @@ class ValidatorPublic(WireModel):
     account_id: str
     source: Literal["coordinator", "settings", "registry"]
     note: str | None = None
+
+
+class ValidatorsPublic(WireModel):
+    data: list[ValidatorPublic]
+    count: int
+
+
+class RoundsPublic(WireModel):
+    """``GET /validation/rounds``: stored rounds, latest first."""
+
+    data: list[RoundPublic]
+    count: int

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from tensornode.coordinator.accounts import get_or_create_account
 from tensornode.db.models import Account, Miner, utcnow
@@ -263,6 +263,53 @@ class ValidationService:
             frozen = await session.scalar(select(func.max(Epoch.number)))
         if frozen is not None and frozen >= number:
             raise Conflict(f"the round finished in epoch {number}, which is already settled")
+
+    async def rounds(
+        self, subnet: str | None, *, limit: int, offset: int
+    ) -> tuple[list[RoundPublic], int]:
+        """Stored rounds, latest first, each with its miners' pass counts."""
+        query = select(ValidationRound)
+        if subnet is not None:
+            query = query.where(ValidationRound.subnet == subnet)
+        async with self.core.db.session() as session:
+            count = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = list(
+                await session.scalars(
+                    query.order_by(ValidationRound.finished_at.desc(), ValidationRound.id)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            )
+            per_miner = await session.execute(
+                select(
+                    ValidationResult.round_id,
+                    ValidationResult.miner_id,
+                    func.count(),
+                    func.sum(case((ValidationResult.status == "ok", 1), else_=0)),
+                    func.sum(case((ValidationResult.verdict == "pass", 1), else_=0)),
+                    func.avg(ValidationResult.score),
+                )
+                .where(ValidationResult.round_id.in_([r.id for r in rows]))
+                .group_by(ValidationResult.round_id, ValidationResult.miner_id)
+                .order_by(ValidationResult.round_id, ValidationResult.miner_id)
+            )
+        miners: dict[str, list[MinerRoundSummary]] = {}
+        for round_id, miner_id, probes, answered, passed, quality in per_miner:
+            miners.setdefault(round_id, []).append(
+                MinerRoundSummary(
+                    miner_id=miner_id, probes=int(probes), answered=int(answered or 0),
+                    passed=int(passed or 0), quality=round(float(quality or 0.0), 6),
+                )
+            )  # fmt: skip
+        data = [
+            RoundPublic(
+                round_id=r.id, subnet=r.subnet, validator=r.validator_id, source=r.source,
+                started_at=r.started_at, finished_at=r.finished_at, challenges=r.challenges,
+                miners=miners.get(r.id, []),
+            )
+            for r in rows
+        ]  # fmt: skip
+        return data, int(count or 0)
 
     async def rounds_count(self) -> int:
         async with self.core.db.session() as session:

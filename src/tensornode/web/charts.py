@@ -165,8 +165,7 @@ def line_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" font-family="{FONT}" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
-        f'<text x="{_num(box[0])}" y="14" font-size="12" font-weight="bold">'
-        f"{escape(title)}</text>",
+        f'<text x="{_num(box[0])}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>',
         *_axes(frame, y_unit, x_labels),
     ]
     drawn = False

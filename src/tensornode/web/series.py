@@ -49,5 +49,7 @@ async def response_time_series(
         if row.count:
             points[row.miner_id].append((row.window_start, row.latency_ms_sum / row.count))
     return [
-        TimedSeries(miners[miner_id], points[miner_id]) for miner_id in miner_ids if miner_id in miners
+        TimedSeries(miners[miner_id], points[miner_id])
+        for miner_id in miner_ids
+        if miner_id in miners
     ]

@@ -243,12 +243,12 @@ export function amount(units, unit = document.body.dataset.unit || "tinybar") {
   return `${Number(units).toLocaleString("en-US")} ${unit}`;
 }
 
-/** An ISO time as "2026-11-25 14:03 UTC". */
-export function when(iso) {
+/** An ISO time as "2026-11-25 14:03 UTC" ("14:03:27" with ``seconds``). */
+export function when(iso, { seconds = false } = {}) {
   if (!iso) return "–";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
-  return `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  return `${date.toISOString().slice(0, seconds ? 19 : 16).replace("T", " ")} UTC`;
 }
 
 /** "updated 14:03:12" for a live-update indicator. */

@@ -4,6 +4,7 @@ import { $, amount, api, badge, el, fill, fillRows, onSession, pick, poll, say, 
 import { lineChart } from "/static/js/chart.js";
 
 let shownEpoch = null;
+let pinned = false; // the user picked an epoch: stop following the newest
 let account = null;
 
 async function refreshEpochs() {
@@ -29,10 +30,16 @@ async function refreshEpochs() {
       badge(e.status),
       amount(e.emission, e.unit),
       e.miners === null ? "–" : String(e.miners),
-      el("button", { type: "button", onclick: () => showEpoch(e.number) }, "Payouts"),
+      el("button", { type: "button", onclick: () => pin(e.number) }, "Payouts"),
     ]),
   );
-  if (shownEpoch === null && epochs.data.length) await showEpoch(epochs.data[0].number);
+  const newest = epochs.data.length ? epochs.data[0].number : null;
+  if (!pinned && newest !== null && newest !== shownEpoch) await showEpoch(newest);
+}
+
+function pin(number) {
+  pinned = true;
+  return showEpoch(number);
 }
 
 async function showEpoch(number) {

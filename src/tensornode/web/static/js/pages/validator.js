@@ -92,7 +92,7 @@ async function refreshRounds() {
                   "tr",
                   { class: selectedId === round.roundId ? "selected" : "" },
                   el("td", {}, el("code", { title: round.roundId }, round.roundId.slice(0, 10))),
-                  el("td", {}, when(round.finishedAt)),
+                  el("td", {}, when(round.finishedAt, { seconds: true })),
                   el("td", {}, round.subnet),
                   el("td", {}, round.validator),
                   el("td", {}, String(round.challenges)),
@@ -117,7 +117,7 @@ async function showRound(round) {
     row.classList.toggle("selected", row.querySelector("code").title === round.roundId);
   }
   if (!changed && $("results").childElementCount) return; // keep open evidence as it is
-  $("results-round").textContent = `round ${round.roundId.slice(0, 10)} · ${when(round.finishedAt)}`;
+  $("results-round").textContent = `round ${round.roundId.slice(0, 10)} · ${when(round.finishedAt, { seconds: true })}`;
   $("results-empty").hidden = round.miners.length > 0;
   const rows = await Promise.all(
     round.miners.map(async (m) => {
