@@ -1,7 +1,8 @@
 """What the gateway adds: the same load straight to a miner and through the coordinator.
 
     .venv/bin/python bench/gateway_overhead.py                # defaults below
-    .venv/bin/python bench/gateway_overhead.py --concurrency 32 --duration 10 --latency-requests 2000
+    .venv/bin/python bench/gateway_overhead.py --concurrency 32 --duration 10 \
+        --latency-requests 2000
 
 Three processes on loopback: a fast echo miner (a raw ASGI app on uvicorn with uvloop and
 httptools, so the miner is not the bottleneck), a real coordinator (``tensornode
@@ -12,7 +13,9 @@ both targets). Per target:
 
 - latency: one request at a time (``--latency-requests``): p50/p99, and the added
   latency (gateway minus direct) at each; plus the gateway's own ``X-TensorNode-Overhead-Ms``.
-- throughput: ``--concurrency`` connections back to back for ``--duration`` seconds.
+- throughput: ``--concurrency`` connections back to back for ``--duration`` seconds,
+  with the CPU time each process spent per request (from /proc), which tells the
+  gateway's cost apart from the machine's other load.
 
 Prints a table and writes JSON to ``bench/results/gateway_overhead-<time>.json``.
 """
@@ -175,9 +178,7 @@ class Connection(asyncio.Protocol):
 
 
 async def connect(port: int) -> Connection:
-    _, protocol = await asyncio.get_running_loop().create_connection(
-        Connection, "127.0.0.1", port
-    )
+    _, protocol = await asyncio.get_running_loop().create_connection(Connection, "127.0.0.1", port)
     return protocol
 
 
@@ -377,8 +378,8 @@ def report(args: argparse.Namespace, direct: dict[str, Any], gateway: dict[str, 
     for key in (*keys, *cpu, "loadgen_cpu_us_per_request"):
         print(f"{key:28}{direct[key]:>12}{gateway[key]:>12}")
     print(f"added latency p50 / p99 (ms): {added['p50_ms']} / {added['p99_ms']}")
-    print(f"gateway self-reported overhead p50 / p99 (ms): "
-          f"{gateway['self_reported_overhead_p50_ms']} / {gateway['self_reported_overhead_p99_ms']}")  # fmt: skip
+    own = (gateway["self_reported_overhead_p50_ms"], gateway["self_reported_overhead_p99_ms"])
+    print(f"gateway self-reported overhead p50 / p99 (ms): {own[0]} / {own[1]}")
     print(f"throughput through the gateway: {added['throughput_ratio']:.0%} of direct")
     load1, load5, _ = os.getloadavg()
     result = {

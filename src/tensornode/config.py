@@ -183,6 +183,8 @@ class GatewaySettings(BaseModel):
     flush_interval_s: float = Field(1.0, gt=0, description="metrics batch period")
     flush_max_samples: int = Field(1000, ge=1, description="metrics batch size")
     fast_path: bool = Field(True, description="answer chat requests in raw ASGI, before FastAPI")
+    score_window_s: float = Field(3600.0, gt=0, description="validator scores over this past")
+    score_refresh_s: float = Field(60.0, gt=0, description="how often scores are re-read")
 
 
 class AuthSettings(BaseModel):

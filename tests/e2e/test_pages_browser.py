@@ -126,7 +126,9 @@ async def test_operator_deploys_queries_and_sees_requests(
     await page.goto(base + "/ui/validator")
     await page.locator("#rounds tbody tr").first.wait_for(timeout=ROUND_TIMEOUT_MS)
     await page.locator("#results summary").first.click()
-    await page.locator("#results .evidence li").first.wait_for()
+    evidence = page.locator("#results .evidence").first
+    await evidence.filter(has_not_text="loading").wait_for()
+    assert await evidence.locator("li").count() > 0, await evidence.text_content()
     assert re.search(
         r"[0-9a-f]{64}", await page.locator("#results .hash").first.text_content() or ""
     )
@@ -154,6 +156,12 @@ async def test_operator_deploys_queries_and_sees_requests(
 
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.goto(base + "/ui/miner")
+    card = page.locator("article.instance")
+    await card.get_by_role("button", name="Stop").click()
+    await field(card, "state").filter(has_text="stopped").wait_for()
+    await card.get_by_role("button", name="Restart").click()
+    await page.locator("#progress-state", has_text="healthy").wait_for(timeout=DEPLOY_TIMEOUT_MS)
+    await field(card, "state").filter(has_text="healthy").wait_for()
     await page.locator("article.instance").get_by_role("button", name="Terminate").click()
     await page.get_by_text("No instances yet").wait_for()
     await context.close()

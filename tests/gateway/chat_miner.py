@@ -120,7 +120,9 @@ def _app(miner: ChatMiner) -> Starlette:
 @asynccontextmanager
 async def serve_chat_miner(name: str, **behaviour: object) -> AsyncIterator[ChatMiner]:
     """Serve a scripted miner on a free loopback port until the block ends."""
-    sock = socket.socket()
+    # IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted connections (as uvicorn's own
+    # sockets get): with proto 0 it does not, and Nagle + delayed ACKs add 40 ms a request
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     miner = ChatMiner(name=name, **behaviour)  # type: ignore[arg-type]
     miner.endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
 
 from tensornode.gateway.schemas import GatewayChatResponse
 
 from .chat_miner import serve_chat_miner
-from .conftest import add_miner, gateway_of
+from .conftest import add_miner, client_for, gateway_of, gateway_settings, running
 
 
 async def test_answer_has_the_miner_contract_shape_and_the_miner_id(
@@ -108,3 +110,27 @@ async def test_a_miners_input_error_is_passed_back_not_retried(
         resp = await client.post("/api/chat", json={"prompt": "long"})
     assert (resp.status_code, resp.json()) == (422, too_long)
     assert a.requests + b.requests == 1
+
+
+async def test_the_fastapi_routes_answer_alike_without_the_fast_path(tmp_path: Path) -> None:
+    async with (
+        running(gateway_settings(tmp_path, fast_path=False)) as app,
+        client_for(app) as client,
+        serve_chat_miner("alpha") as miner,
+    ):
+        miner_id = await add_miner(app, miner.endpoint)
+        resp = await client.post("/api/chat", json={"prompt": "hello there"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["miner_id"] == miner_id
+        assert "X-TensorNode-Overhead-Ms" in resp.headers
+        bad = await client.post("/api/chat", json={"prompt": ""})
+        assert (bad.status_code, bad.json()) == (422, {"error": "prompt: prompt must not be empty"})
+        unknown = await client.post("/api/chat/nonsense", json={"prompt": "x"})
+        assert (unknown.status_code, unknown.json()) == (404, {"error": "Model not available"})
+        body = {"model": "llm", "messages": [{"role": "user", "content": "hi"}]}
+        completion = await client.post("/v1/chat/completions", json=body)
+        assert completion.json()["choices"][0]["message"]["content"] == "alpha: hi"
+        stream = await client.post("/v1/chat/completions", json={**body, "stream": True})
+        assert stream.text.endswith("data: [DONE]\n\n")
+        missing = await client.post("/v1/chat/completions", json={**body, "model": "gpt-x"})
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -68,36 +66,3 @@ async def wait_healthy(endpoint: str, deadline_s: float = 90.0) -> httpx.Respons
                 pass  # not listening yet
             await asyncio.sleep(0.2)
     return None
-
-
-def _docker_ready() -> str | None:
-    """None if the engine answers and the base image exists, else why not."""
-    if shutil.which("docker") is None:
-        return "the docker command is not installed"
-    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=60)
-    if info.returncode != 0:
-        return f"no Docker engine answers: {info.stderr.strip().splitlines()[-1:]}"
-    image = subprocess.run(
-        ["docker", "image", "inspect", BASE_IMAGE], capture_output=True, timeout=60
-    )
-    if image.returncode != 0:
-        return f"the base image {BASE_IMAGE} is missing (tests/setup-services.sh builds it)"
-    return None
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> None:
-    """A running Docker engine with the base image; started here if it can be, else skip."""
-    reason = _docker_ready()
-    if reason is not None:
-        setup = subprocess.run(
-            ["bash", str(ROOT / "tests" / "setup-services.sh"), "docker"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        print(setup.stdout, setup.stderr)
-        reason = _docker_ready()
-    if reason is not None:
-        print(f"docker tests skipped: {reason}")
-        pytest.skip(f"Docker engine unavailable: {reason}")

@@ -44,6 +44,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.started = False
         self.keep_alive = True
+        self.headers_done = False
+        self.framed = False  # Content-Length or chunked; else the body ends at EOF
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -59,9 +61,20 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.headers_done and not self.framed and exc is None:
+            self.keep_alive = False  # an HTTP/1.0-style answer: its body ended with the connection
+            self.on_message_complete()
+            return
         self._fail(_Closed(self.started))
 
     # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
     def on_body(self, body: bytes) -> None:
         self.body += body
         if len(self.body) > self.limit:
@@ -69,7 +82,7 @@ class _Connection(asyncio.Protocol):
             self.close()
 
     def on_message_complete(self) -> None:
-        self.keep_alive = self.parser.should_keep_alive()
+        self.keep_alive = self.keep_alive and self.parser.should_keep_alive()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result((self.parser.get_status_code(), bytes(self.body)))
 
@@ -87,6 +100,8 @@ class _Connection(asyncio.Protocol):
         self.body = bytearray()
         self.limit = limit
         self.started = False
+        self.headers_done = False
+        self.framed = False
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return await self.waiter

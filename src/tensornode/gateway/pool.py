@@ -120,7 +120,15 @@ class CandidatePool:
                 base_cooldown_s=self.settings.breaker_cooldown_s,
                 cap_s=self.settings.breaker_cooldown_cap_s,
             )
-            return MinerCandidate(miner_id, endpoint, default_type, types, limit, breaker)
+            return MinerCandidate(
+                miner_id,
+                endpoint,
+                default_type,
+                types,
+                limit,
+                breaker,
+                concurrency_known=declared is not None,
+            )
         candidate.default_type = default_type
         candidate.model_types = types
         candidate.max_concurrency = limit

@@ -43,7 +43,8 @@ from tensornode.gateway.keys import KEY_PREFIX, GatewayKeys, KeyIdentity
 from tensornode.gateway.pool import CandidatePool, NoCandidate
 from tensornode.gateway.ratelimit import RateLimiter
 from tensornode.gateway.recorder import GatewayMetrics, RequestRecorder
-from tensornode.gateway.routing import EqualScores, MinerCandidate, ScoreSource
+from tensornode.gateway.routing import MinerCandidate, ScoreSource
+from tensornode.gateway.scores import ValidatorScores
 from tensornode.gateway.upstream import MinerUpstream, Upstream
 
 log = logging.getLogger(__name__)
@@ -108,12 +109,13 @@ def normalize_answer(body: bytes, elapsed_s: float) -> ChatResponse:
     if answer is None:
         raise AttemptFailed("the miner's answer has no 'response' text")
     model = data.get("model")
+    processing_time = _number(data.get("processing_time"))
     # every field is type-checked above: construct without validating again (hot path)
     return ChatResponse.model_construct(
         response=answer,
         model=model if isinstance(model, str) else "unknown",
         timestamp=_timestamp(data.get("timestamp")),
-        processing_time=_number(data.get("processing_time")) or round(elapsed_s, 4),
+        processing_time=round(elapsed_s, 4) if processing_time is None else processing_time,
         usage=_usage(data.get("usage")),
     )
 
@@ -139,7 +141,7 @@ class Gateway:
         *,
         registry: CollectorRegistry | None = None,
         upstream: Upstream | None = None,
-        scores: ScoreSource | None = None,
+        scores: ScoreSource | None = None,  # default: the validator's (scores.py)
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -150,9 +152,10 @@ class Gateway:
         self.upstream: Upstream = upstream or MinerUpstream()
         self.metrics = GatewayMetrics(registry)
         self.recorder = RequestRecorder(db, self.config, self.metrics)
-        self.pool = CandidatePool(
-            db, self.config, self.upstream, scores or EqualScores(), rng=rng, clock=clock
-        )
+        self._own_scores: ValidatorScores | None = None
+        if scores is None:
+            self._own_scores = scores = ValidatorScores(db, settings)
+        self.pool = CandidatePool(db, self.config, self.upstream, scores, rng=rng, clock=clock)
         self.keys = GatewayKeys(db, self.config, clock=clock)
         self.limiter = RateLimiter(
             self.config.rate_limit_per_min, burst=self.config.rate_limit_burst, clock=clock
@@ -171,6 +174,8 @@ class Gateway:
 
     async def close(self) -> None:
         await self.pool.close()
+        if self._own_scores is not None:
+            await self._own_scores.close()
         await self.recorder.close()
         await self.upstream.aclose()
 

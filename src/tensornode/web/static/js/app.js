@@ -251,6 +251,12 @@ export function when(iso, { seconds = false } = {}) {
   return `${date.toISOString().slice(0, seconds ? 19 : 16).replace("T", " ")} UTC`;
 }
 
+/** A server chart's width for ``box``: its own width, within what the chart route accepts. */
+export function chartWidth(box, fallback = 560) {
+  const width = Math.round(box.clientWidth || fallback);
+  return Math.max(240, Math.min(1100, width));
+}
+
 /** "updated 14:03:12" for a live-update indicator. */
 export function stamp(node) {
   node.textContent = `updated ${new Date().toLocaleTimeString("en-GB")}`;

@@ -2,7 +2,7 @@
 // logs, and the Create & Deploy form with its estimate and live deployment progress.
 
 import {
-  $, api, badge, duration, el, fill, millis, onSession, percent, poll, say, score, stamp, when,
+  $, api, badge, chartWidth, duration, el, fill, millis, onSession, percent, poll, say, score, stamp, when,
 } from "/static/js/app.js";
 import { lineChart } from "/static/js/chart.js";
 
@@ -84,7 +84,7 @@ function renderCard(card, vm, miner, scores) {
   renderScore(card, scores);
   const key = miner && miner.requestCount > 0 ? miner.id : null;
   if (key) {
-    const src = `/ui/charts/response-time.svg?miner=${encodeURIComponent(key)}&width=360&t=${miner.requestCount}`;
+    const src = `/ui/charts/response-time.svg?miner=${encodeURIComponent(key)}&width=${chartWidth(card.chart, 360)}&t=${miner.requestCount}`;
     if (card.chartKey !== src) {
       card.chartKey = src;
       fill(card.chart, el("img", { src, alt: `Average response time of ${vm.name}`, class: "chart" }));
@@ -119,7 +119,12 @@ function renderScore(card, scores) {
       card.history,
       lineChart(
         [{ name: "score", points: history.map((h) => [h.epoch, h.total]) }],
-        { title: "Score per epoch", yMax: 1, xLabels: [`#${history[0].epoch}`, `#${history.at(-1).epoch}`] },
+        {
+          title: "Score per epoch",
+          yMax: 1,
+          xLabels: [`#${history[0].epoch}`, `#${history.at(-1).epoch}`],
+          width: chartWidth(card.history, 360),
+        },
       ),
     );
   }
@@ -331,7 +336,7 @@ function track(vmId, name) {
     fill($("progress-state"), badge(latest.state));
     fill(
       $("progress-events"),
-      latest.events.map((e) => el("li", {}, el("time", { datetime: e.at }, when(e.at)), " ", badge(e.state), " ", e.message)),
+      latest.events.map((e) => el("li", {}, el("time", { datetime: e.at }, when(e.at, { seconds: true })), " ", badge(e.state), " ", e.message)),
     );
     say($("progress-reason"), latest.state === "failed" ? `Failed: ${latest.reason || "no reason given"}` : "");
     if (FINISHED.has(latest.state)) {

@@ -1,6 +1,6 @@
 // Overview: miners, healthy share, requests, the epoch and the leaderboard, polled.
 
-import { $, api, badge, duration, el, fill, fillRows, millis, percent, poll, say, score } from "/static/js/app.js";
+import { $, api, badge, chartWidth, duration, el, fill, fillRows, millis, percent, poll, say, score } from "/static/js/app.js";
 
 const subnet = $("leaderboard-subnet");
 let chartMiners = "";
@@ -33,17 +33,20 @@ async function refreshMiners() {
   );
   $("miners-empty").hidden = live.length > 0;
   const ids = live.filter((m) => m.requestCount > 0).slice(0, 6).map((m) => m.id);
-  const query = ids.map((id) => `miner=${encodeURIComponent(id)}`).join("&");
+  const box = $("latency-chart");
+  const query = ids.length
+    ? `${ids.map((id) => `miner=${encodeURIComponent(id)}`).join("&")}&width=${chartWidth(box)}`
+    : "";
   if (query !== chartMiners) {
     chartMiners = query;
     fill(
-      $("latency-chart"),
+      box,
       query
         ? el("img", { src: `/ui/charts/response-time.svg?${query}&t=${Date.now()}`, alt: "Average response time per miner over the last hour", class: "chart" })
         : el("p", { class: "empty" }, "No requests served yet: try the Playground."),
     );
   } else if (query) {
-    $("latency-chart").querySelector("img").src = `/ui/charts/response-time.svg?${query}&t=${Date.now()}`;
+    box.querySelector("img").src = `/ui/charts/response-time.svg?${query}&t=${Date.now()}`;
   }
 }
 

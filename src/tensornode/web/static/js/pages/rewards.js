@@ -1,6 +1,6 @@
 // Rewards: settled epochs, one epoch's payouts (from its report), the caller's earnings.
 
-import { $, amount, api, badge, el, fill, fillRows, onSession, pick, poll, say, score, when } from "/static/js/app.js";
+import { $, amount, api, badge, chartWidth, el, fill, fillRows, onSession, pick, poll, say, score, when } from "/static/js/app.js";
 import { lineChart } from "/static/js/chart.js";
 
 let shownEpoch = null;
@@ -92,6 +92,7 @@ async function refreshEarnings() {
       ? lineChart([{ name: "earned", points: epochs.map((n) => [n, byEpoch.get(n) / scale]) }], {
           title: `Earned per epoch (${rewards.unit === "tinybar" ? "HBAR" : rewards.unit})`,
           xLabels: [`#${epochs[0]}`, `#${epochs.at(-1)}`],
+          width: chartWidth($("earnings-chart")),
         })
       : el("p", { class: "empty" }, "Nothing earned yet: deploy a miner and keep it healthy through an epoch."),
   );

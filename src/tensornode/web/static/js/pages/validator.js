@@ -60,7 +60,19 @@ async function roundsFromEvidence() {
   return out.sort((a, b) => (a.finishedAt < b.finishedAt ? 1 : -1)).slice(0, 20);
 }
 
+let clock = null; // the running epoch's window, to tell which epoch a round fell in
+
+/** The epoch number of an ISO time, from the running epoch's window (null if unknown). */
+function epochOf(iso) {
+  if (!clock) return null;
+  const start = new Date(clock.startsAt).getTime();
+  const length = new Date(clock.endsAt).getTime() - start;
+  if (!(length > 0)) return null;
+  return clock.number + Math.floor((new Date(iso).getTime() - start) / length);
+}
+
 async function loadRounds() {
+  clock = await api("/epochs?limit=1").then((e) => e.current, () => null);
   try {
     return (await api(`/validation/rounds?subnet=${encodeURIComponent(subnet.value)}&limit=20`)).data;
   } catch (error) {
@@ -122,7 +134,7 @@ async function showRound(round) {
   const rows = await Promise.all(
     round.miners.map(async (m) => {
       const details = el("details", {}, el("summary", {}, "evidence"));
-      details.addEventListener("toggle", () => loadEvidence(details, m.minerId, round.roundId), { once: true });
+      details.addEventListener("toggle", () => loadEvidence(details, m.minerId, round.roundId, round.startedAt || round.finishedAt), { once: true });
       return el(
         "tr",
         { "data-miner": m.minerId },
@@ -151,13 +163,15 @@ async function showRound(round) {
   );
 }
 
-async function loadEvidence(details, minerId, roundId) {
+async function loadEvidence(details, minerId, roundId, at) {
   const box = el("div", { class: "evidence" }, "loading…");
   details.append(box);
   try {
     let items = evidence.get(roundId)?.get(minerId);
     if (!items) {
-      const scores = await api(`/miners/${encodeURIComponent(minerId)}/scores?limit=200`);
+      const epoch = epochOf(at);
+      const query = epoch === null ? "limit=200" : `limit=200&epoch=${epoch}`;
+      const scores = await api(`/miners/${encodeURIComponent(minerId)}/scores?${query}`);
       items = scores.evidence.data.filter((e) => e.roundId === roundId);
     }
     fill(
