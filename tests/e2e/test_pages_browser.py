@@ -58,6 +58,15 @@ async def screenshot_all(page: Any, base: str, shots: Path, suffix: str) -> None
         await page.screenshot(path=str(shots / f"{name}-{suffix}.png"), full_page=True)
 
 
+async def wait_deployment_finished(page: Any) -> None:
+    """Wait for the live progress panel to show a final state; it must be healthy."""
+    final = re.compile(r"^(healthy|failed|stopped)$")
+    state = page.locator("#progress-state .badge").filter(has_text=final)
+    await state.wait_for(timeout=DEPLOY_TIMEOUT_MS)
+    events = await page.locator("#progress-events li").all_text_contents()
+    assert await state.text_content() == "healthy", events
+
+
 async def deploy_from_form(page: Any) -> Any:
     """Fill Create & Deploy for a built-in miner and wait until it is healthy; its card."""
     await page.get_by_label("Instance name").fill(INSTANCE_NAME)
@@ -66,9 +75,7 @@ async def deploy_from_form(page: Any) -> Any:
     await page.get_by_label("Price cap (USD per epoch)").fill("3.0")
     await page.get_by_text(re.compile(r"Estimate: \$[0-9.]+ per epoch.*cap \$3")).wait_for()
     await page.get_by_role("button", name="Create & Deploy").click()
-    await page.locator("#progress-state", has_text="healthy").wait_for(timeout=DEPLOY_TIMEOUT_MS)
-    events = await page.locator("#progress-events li").all_text_contents()
-    assert any("healthy" in e for e in events), events
+    await wait_deployment_finished(page)
     card = page.locator("article.instance")
     await field(card, "vmStatus").filter(has_text="active").wait_for()
     return card
@@ -160,7 +167,7 @@ async def test_operator_deploys_queries_and_sees_requests(
     await card.get_by_role("button", name="Stop").click()
     await field(card, "state").filter(has_text="stopped").wait_for()
     await card.get_by_role("button", name="Restart").click()
-    await page.locator("#progress-state", has_text="healthy").wait_for(timeout=DEPLOY_TIMEOUT_MS)
+    await wait_deployment_finished(page)
     await field(card, "state").filter(has_text="healthy").wait_for()
     await page.locator("article.instance").get_by_role("button", name="Terminate").click()
     await page.get_by_text("No instances yet").wait_for()

@@ -110,7 +110,12 @@ async def test_a_failing_miner_cools_down_and_is_probed_back_in(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     gateway, clock = gateway_of(app), fake_clock(app)
-    async with serve_chat_miner("flaky", fail_status=500) as flaky, serve_chat_miner("ok") as ok:
+    # "ok" answers a little slower than "flaky" fails, so the router prefers flaky and its
+    # three failures come at once (not only from the 5% exploration: that was flaky)
+    async with (
+        serve_chat_miner("flaky", fail_status=500) as flaky,
+        serve_chat_miner("ok", delay_s=0.005) as ok,
+    ):
         flaky_id = await add_miner(app, flaky.endpoint)
         await add_miner(app, ok.endpoint)
         for n in range(60):

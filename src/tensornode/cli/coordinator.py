@@ -49,10 +49,11 @@ def serve(
     settings = cli_settings(dev_mode=True if dev else None)
     with one_line_errors():
         from tensornode.coordinator.app import build_app
+        from tensornode.coordinator.serving import server_config
 
         application = build_app(settings)
         console.print(f"TensorNode coordinator on http://{host}:{port} (docs: /docs)")
-        uvicorn.run(application, host=host, port=port, log_config=None)
+        uvicorn.Server(server_config(application, host=host, port=port)).run()
 
 
 @apikey.command("create")

@@ -110,9 +110,10 @@ async def _run(
 ) -> bool:
     """Serve until a signal; False when the miners could not be brought up."""
     from tensornode.coordinator.app import build_app
+    from tensornode.coordinator.serving import server_config
 
     app = build_app(settings)
-    server = EmbeddedServer(uvicorn.Config(app, log_config=None, lifespan="on"))
+    server = EmbeddedServer(server_config(app, lifespan="on"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

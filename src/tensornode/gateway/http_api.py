@@ -36,6 +36,7 @@ from tensornode.errors import (
     ServiceUnavailable,
     TensorNodeError,
 )
+from tensornode.gateway.fastjson import dumps, loads
 from tensornode.gateway.openai_compat import (
     completion_body,
     model_type_of,
@@ -55,6 +56,7 @@ JSON = "application/json"
 WATCH_AFTER_S = 0.05
 """A user's disconnect is noticed this long after the request, at the latest later."""
 EVENT_STREAM = "text/event-stream"
+perf_counter = time.perf_counter
 
 
 @dataclass(frozen=True)
@@ -126,16 +128,67 @@ def check_body_size(declared: str | None, limit: int) -> None:
 
 def parse_chat_request(body: bytes) -> ChatRequest:
     """A ``/api/chat`` body, validated with the miner API's rules and words."""
+    return _validated(_chat_object(body))
+
+
+def chat_max_tokens(body: bytes) -> int | None:
+    """Validate a ``/api/chat`` body as :func:`parse_chat_request` does; its max_tokens.
+
+    The hot path's version: a body that plainly satisfies ChatRequest (the usual one) is
+    checked by hand, without building the model; anything else (an error to word, or a
+    value pydantic would coerce) goes through ChatRequest itself. Returns the max_tokens
+    the user sent, None when they sent none.
+    """
+    data = _chat_object(body)
+    if _plainly_valid(data):
+        max_tokens: int | None = data.get("max_tokens")
+        return max_tokens
+    request = _validated(data)
+    return request.max_tokens if "max_tokens" in request.model_fields_set else None
+
+
+def _chat_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InvalidInput("malformed JSON body") from None
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object", status=422)
+    return data
+
+
+def _validated(data: dict[str, Any]) -> ChatRequest:
     try:
         return ChatRequest.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc), status=422) from None
+
+
+def _plainly_valid(data: dict[str, Any]) -> bool:
+    """ChatRequest would accept ``data`` as it is: every field of exactly its type."""
+    get = data.get
+    prompt = get("prompt")
+    if type(prompt) is not str or not prompt.strip():
+        return False
+    temperature = get("temperature", 0.7)
+    if type(temperature) is not float and type(temperature) is not int:
+        return False
+    if not 0.0 <= temperature <= 2.0:
+        return False
+    max_tokens = get("max_tokens", 1)
+    if type(max_tokens) is not int or max_tokens < 1:
+        return False
+    seed = get("seed")
+    if seed is not None and type(seed) is not int:
+        return False
+    stop = get("stop")
+    if (
+        stop is not None
+        and type(stop) is not str
+        and (type(stop) is not list or any(type(s) is not str for s in stop))
+    ):
+        return False
+    return type(get("logprobs", False)) is bool and type(get("ignore_eos", False)) is bool
 
 
 def _retry_after(exc: TensorNodeError) -> dict[str, str]:
@@ -146,7 +199,7 @@ def _retry_after(exc: TensorNodeError) -> dict[str, str]:
 
 def error_reply(exc: TensorNodeError) -> Reply:
     """Ours: ``{"error": message}``."""
-    body = json.dumps({"error": exc.message}).encode()
+    body = dumps({"error": exc.message})
     return Reply(exc.status, body, headers=_retry_after(exc))
 
 
@@ -157,7 +210,7 @@ def openai_error_reply(exc: TensorNodeError) -> Reply:
 
 
 def _answer_headers(gateway: Gateway, answer: GatewayAnswer, started: float) -> dict[str, str]:
-    overhead_s = max(0.0, time.perf_counter() - started - answer.upstream_s)
+    overhead_s = max(0.0, perf_counter() - started - answer.upstream_s)
     gateway.metrics.overhead.observe(overhead_s)
     return {
         "X-TensorNode-Miner-Id": answer.miner_id,
@@ -172,13 +225,13 @@ def known_model_type(gateway: Gateway, model_type: str) -> bool:
 
 async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | None) -> Reply:
     """``POST /api/chat[/{model_type}]``: the miner contract's answer plus ``miner_id``."""
-    started = time.perf_counter()
+    started = perf_counter()
     try:
         await gateway.admit(incoming.authorization, incoming.client_ip)
         if model_type is not None and not known_model_type(gateway, model_type):
             raise NotFound("Model not available")
-        request = parse_chat_request(incoming.body)
-        work = gateway.chat(request, model_type, raw=incoming.body)
+        gateway.check_max_tokens(chat_max_tokens(incoming.body))
+        work = gateway.forward(incoming.body, model_type)  # the body as the user sent it
         answer = await until_disconnect(work, incoming.disconnected)
     except ClientGone:
         return Reply(CLIENT_CLOSED, b"")
@@ -189,28 +242,25 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
 
 def chat_body(answer: GatewayAnswer) -> bytes:
     """:class:`GatewayChatResponse` as JSON, written directly (the hot path's last step)."""
-    response, usage = answer.response, answer.response.usage
-    timestamp = response.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    reply = answer.answer
+    usage = reply.usage
+    timestamp = reply.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
     body = {
-        "response": response.response,
-        "model": response.model,
+        "response": reply.text,
+        "model": reply.model,
         "timestamp": timestamp,
-        "processing_time": response.processing_time,
+        "processing_time": reply.processing_time,
         "usage": None
         if usage is None
-        else {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens,
-        },
+        else {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": usage[2]},
         "miner_id": answer.miner_id,
     }
-    return json.dumps(body, separators=(",", ":")).encode()
+    return dumps(body)
 
 
 async def serve_completion(gateway: Gateway, incoming: Incoming) -> Reply:
     """``POST /v1/chat/completions``: OpenAI's chat completion, streamed or not."""
-    started = time.perf_counter()
+    started = perf_counter()
     try:
         await gateway.admit(incoming.authorization, incoming.client_ip)
         body = parse_completion_request(incoming.body)

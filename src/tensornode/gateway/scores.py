@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -45,6 +46,10 @@ class ValidatorScores:
         self._computed_at: float | None = None
         self._engine: Engine | None = None
         self._running: asyncio.Task[None] | None = None
+        # held by the worker thread while it uses the engine, so close() can wait for it:
+        # cancelling the awaiting task does not stop the thread
+        self._engine_lock = threading.Lock()
+        self._closed = False
 
     async def scores(self) -> Mapping[str, float]:
         """The latest totals; starts a recomputation when they are older than allowed."""
@@ -64,16 +69,24 @@ class ValidatorScores:
             log.warning("gateway: reading validator scores failed: %s", exc, exc_info=exc)
 
     def _compute(self) -> dict[str, float]:
-        from tensornode.ledger.database import session_factory, sync_engine
+        from tensornode.ledger.database import sync_engine
+
+        with self._engine_lock:
+            if self._closed:
+                return self._scores
+            if self._engine is None:
+                self._engine = sync_engine(self.db.url)
+            return self._compute_with(self._engine)
+
+    def _compute_with(self, engine: Engine) -> dict[str, float]:
+        from tensornode.ledger.database import session_factory
         from tensornode.validation.scores import window_scores
         from tensornode.validator.factory import subnet_from_settings
 
-        if self._engine is None:
-            self._engine = sync_engine(self.db.url)
         end = utcnow()
         start = end - timedelta(seconds=self.settings.gateway.score_window_s)
         totals: dict[str, float] = {}
-        with session_factory(self._engine)() as session:
+        with session_factory(engine)() as session:
             for name in self.settings.validator.subnets:
                 weights = subnet_from_settings(name, self.settings.validator).weights
                 scored = window_scores(session, name, start, end, weights, list_active=False)
@@ -84,5 +97,11 @@ class ValidatorScores:
         if self._running is not None:
             self._running.cancel()
             await asyncio.gather(self._running, return_exceptions=True)
-        if self._engine is not None:
-            await asyncio.to_thread(self._engine.dispose)
+        await asyncio.to_thread(self._dispose)
+
+    def _dispose(self) -> None:
+        with self._engine_lock:  # waits for a computation still running in its thread
+            self._closed = True
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None

@@ -16,7 +16,6 @@ and have no rate limit of their own.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -39,6 +38,7 @@ from tensornode.errors import (
     UpstreamError,
 )
 from tensornode.gateway.failover import CLIENT_ERROR_STATUSES, AttemptFailed, status_failure
+from tensornode.gateway.fastjson import loads
 from tensornode.gateway.keys import KEY_PREFIX, GatewayKeys, KeyIdentity
 from tensornode.gateway.pool import CandidatePool, NoCandidate
 from tensornode.gateway.ratelimit import RateLimiter
@@ -48,9 +48,10 @@ from tensornode.gateway.scores import ValidatorScores
 from tensornode.gateway.upstream import MinerUpstream, Upstream
 
 log = logging.getLogger(__name__)
+perf_counter = time.perf_counter
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Caller:
     """An admitted caller: its key (None for anonymous dev traffic)."""
 
@@ -58,14 +59,61 @@ class Caller:
     bucket: str
 
 
-@dataclass(frozen=True)
+class MinerAnswer:
+    """A miner's answer, its fields checked (the contract's ChatResponse, unvalidated)."""
+
+    __slots__ = ("model", "processing_time", "text", "timestamp", "usage")
+
+    def __init__(
+        self,
+        text: str,
+        model: str,
+        timestamp: datetime,
+        processing_time: float,
+        usage: tuple[int, int, int] | None,
+    ) -> None:
+        self.text = text
+        self.model = model
+        self.timestamp = timestamp
+        self.processing_time = processing_time
+        self.usage = usage  # prompt, completion, total tokens
+
+    def chat_response(self) -> ChatResponse:
+        usage = self.usage
+        # every field is type-checked already: construct without validating again
+        return ChatResponse.model_construct(
+            response=self.text,
+            model=self.model,
+            timestamp=self.timestamp,
+            processing_time=self.processing_time,
+            usage=None
+            if usage is None
+            else Usage.model_construct(
+                prompt_tokens=usage[0], completion_tokens=usage[1], total_tokens=usage[2]
+            ),
+        )
+
+
 class GatewayAnswer:
     """A miner's answer, who gave it, and the time spent waiting on miners."""
 
-    response: ChatResponse
-    miner_id: str
-    upstream_s: float
-    attempts: int
+    __slots__ = ("_response", "answer", "attempts", "miner_id", "upstream_s")
+
+    def __init__(
+        self, answer: MinerAnswer, miner_id: str, upstream_s: float, attempts: int
+    ) -> None:
+        self.answer = answer
+        self.miner_id = miner_id
+        self.upstream_s = upstream_s
+        self.attempts = attempts
+        self._response: ChatResponse | None = None
+
+    @property
+    def response(self) -> ChatResponse:
+        """The answer as the miner contract's ChatResponse (built on first use)."""
+        if self._response is None:
+            self._response = self.answer.chat_response()
+        return self._response
 
 
 def _number(value: object) -> float | None:
@@ -84,46 +132,49 @@ def _timestamp(value: object) -> datetime:
     return utcnow()
 
 
-def _usage(value: object) -> Usage | None:
+def _usage(value: object) -> tuple[int, int, int] | None:
     if not isinstance(value, dict):
         return None
     prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
     if not isinstance(prompt, int) or not isinstance(completion, int):
         return None
     total = value.get("total_tokens")
-    total = total if isinstance(total, int) else prompt + completion
-    return Usage.model_construct(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=total
+    return prompt, completion, total if isinstance(total, int) else prompt + completion
+
+
+def parse_answer(body: bytes, elapsed_s: float) -> MinerAnswer:
+    """A miner's 200 body, checked as the contract's ChatResponse (older answer keys too)."""
+    try:
+        data: Any = loads(body)
+    except ValueError:
+        raise AttemptFailed("the miner's answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise AttemptFailed("the miner's answer is not a JSON object")
+    answer = data.get("response")
+    if not isinstance(answer, str):
+        answer = next((data[k] for k in ANSWER_KEYS if isinstance(data.get(k), str)), None)
+        if answer is None:
+            raise AttemptFailed("the miner's answer has no 'response' text")
+    model = data.get("model")
+    processing_time = _number(data.get("processing_time"))
+    return MinerAnswer(
+        answer,
+        model if isinstance(model, str) else "unknown",
+        _timestamp(data.get("timestamp")),
+        round(elapsed_s, 4) if processing_time is None else processing_time,
+        _usage(data.get("usage")),
     )
 
 
 def normalize_answer(body: bytes, elapsed_s: float) -> ChatResponse:
     """A miner's 200 body as the contract's ChatResponse (older answer keys accepted)."""
-    try:
-        data: Any = json.loads(body)
-    except ValueError:
-        raise AttemptFailed("the miner's answer is not JSON") from None
-    if not isinstance(data, dict):
-        raise AttemptFailed("the miner's answer is not a JSON object")
-    answer = next((data[k] for k in ANSWER_KEYS if isinstance(data.get(k), str)), None)
-    if answer is None:
-        raise AttemptFailed("the miner's answer has no 'response' text")
-    model = data.get("model")
-    processing_time = _number(data.get("processing_time"))
-    # every field is type-checked above: construct without validating again (hot path)
-    return ChatResponse.model_construct(
-        response=answer,
-        model=model if isinstance(model, str) else "unknown",
-        timestamp=_timestamp(data.get("timestamp")),
-        processing_time=round(elapsed_s, 4) if processing_time is None else processing_time,
-        usage=_usage(data.get("usage")),
-    )
+    return parse_answer(body, elapsed_s).chat_response()
 
 
 def client_error_message(body: bytes, status: int) -> str:
     """The miner's ``{"error": ...}`` words for a 4xx, or a plain description."""
     try:
-        data = json.loads(body)
+        data = loads(body)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
@@ -220,8 +271,13 @@ class Gateway:
 
     def check_limits(self, request: ChatRequest) -> None:
         """The gateway's own max_tokens ceiling (422, worded as the miner API does)."""
+        if "max_tokens" in request.model_fields_set:
+            self.check_max_tokens(request.max_tokens)
+
+    def check_max_tokens(self, max_tokens: int | None) -> None:
+        """422 when a max_tokens the user sent is over the gateway's ceiling."""
         limit = self.config.max_tokens
-        if "max_tokens" in request.model_fields_set and request.max_tokens > limit:
+        if max_tokens is not None and max_tokens > limit:
             raise InvalidInput(f"max_tokens must be at most {limit}", status=422)
 
     def serves(self, model_type: str) -> bool:
@@ -239,14 +295,20 @@ class Gateway:
         ``raw``: the JSON body ``request`` was validated from, forwarded as it is (saves
         serialising it again; miners ignore fields they do not know, as the contract says).
         """
-        model_type = model_type or self.config.default_model_type
         self.check_limits(request)
         payload = raw if raw is not None else request.model_dump_json(exclude_unset=True).encode()
-        deadline = self.clock() + self.config.deadline_s
+        return await self.forward(payload, model_type)
+
+    async def forward(self, payload: bytes, model_type: str | None = None) -> GatewayAnswer:
+        """:meth:`chat` for a body already validated (and its max_tokens checked)."""
+        model_type = model_type or self.config.default_model_type
+        config = self.config
+        clock = self.clock
+        deadline = clock() + config.deadline_s
         tried: set[str] = set()
         waited = 0.0
         last: AttemptFailed | None = None
-        for _ in range(self.config.max_attempts):
+        for _ in range(config.max_attempts):
             try:
                 candidate = await self.pool.acquire(model_type, exclude=tried, deadline=deadline)
             except NoCandidate:
@@ -255,20 +317,20 @@ class Gateway:
                 self.metrics.rejected.labels("no_miner" if not tried else "busy").inc()
                 raise
             tried.add(candidate.miner_id)
-            timeout = max(0.001, min(self.config.attempt_timeout_s, deadline - self.clock()))
-            started = time.perf_counter()
+            timeout = max(0.001, min(config.attempt_timeout_s, deadline - clock()))
+            started = perf_counter()
             try:
-                response = await self._attempt(candidate, model_type, payload, timeout, started)
+                answer = await self._attempt(candidate, model_type, payload, timeout, started)
             except AttemptFailed as failure:
-                waited += time.perf_counter() - started
+                waited += perf_counter() - started
                 last = failure
-                if self.clock() >= deadline:
+                if clock() >= deadline:
                     break
                 continue
             finally:
                 self.pool.release(candidate)
-            waited += time.perf_counter() - started
-            return GatewayAnswer(response, candidate.miner_id, waited, len(tried))
+            waited += perf_counter() - started
+            return GatewayAnswer(answer, candidate.miner_id, waited, len(tried))
         self.metrics.rejected.labels("failed").inc()
         raise self._exhausted(model_type, tried, last)
 
@@ -279,16 +341,16 @@ class Gateway:
         payload: bytes,
         timeout: float,
         started: float,
-    ) -> ChatResponse:
+    ) -> MinerAnswer:
         """One request to one miner: its answer, or AttemptFailed / InvalidInput."""
         miner_id = candidate.miner_id
         try:
             status, body = await self.upstream.post_json(
                 candidate.url_for(model_type), payload, timeout=timeout
             )
-            elapsed = time.perf_counter() - started
+            elapsed = perf_counter() - started
             if status == 200:
-                response = normalize_answer(body, elapsed)
+                answer = parse_answer(body, elapsed)
             elif status in CLIENT_ERROR_STATUSES:
                 candidate.breaker.on_success()
                 self.recorder.record(miner_id, elapsed, "client_error")
@@ -296,7 +358,7 @@ class Gateway:
             else:
                 raise status_failure(status, body)
         except AttemptFailed as failure:
-            elapsed = time.perf_counter() - started
+            elapsed = perf_counter() - started
             candidate.breaker.on_failure(self.clock())
             candidate.observe_latency(elapsed * 1000.0)
             self.recorder.record(miner_id, elapsed, "error")
@@ -307,15 +369,14 @@ class Gateway:
             raise
         candidate.breaker.on_success()
         candidate.observe_latency(elapsed * 1000.0)
-        usage = response.usage
-        self.recorder.record(
-            miner_id,
-            elapsed,
-            "ok",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-        )
-        return response
+        usage = answer.usage
+        if usage is None:
+            self.recorder.record(miner_id, elapsed, "ok")
+        else:
+            self.recorder.record(
+                miner_id, elapsed, "ok", prompt_tokens=usage[0], completion_tokens=usage[1]
+            )
+        return answer
 
     def _exhausted(
         self, model_type: str, tried: set[str], last: AttemptFailed | None

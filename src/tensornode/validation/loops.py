@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -138,13 +139,23 @@ class EpochScheduler:
         self.sessions = session_factory(self.engine)
         self.ledger = LocalLedger(self.sessions, dev_mode=self.settings.dev_mode)
         self.service = EpochService(self.sessions, self.ledger, self.settings.rewards, self.collect)
+        self._engine_lock = threading.Lock()
+        self._closed = False
         self._periodic = _Periodic(
             "tensornode-epochs", self.settings.rewards.settle_interval_s, self.run_once
         )
 
     async def run_once(self, now: datetime | None = None) -> list[EpochReport]:
         """Settle what is due at ``now`` (default: the clock); the reports settled."""
-        return await asyncio.to_thread(self.service.settle_due, now or self.clock())
+        return await asyncio.to_thread(self._settle_due, now or self.clock())
+
+    def _settle_due(self, now: datetime) -> list[EpochReport]:
+        # the lock lets close() wait for a settlement still running in its worker thread
+        # (cancelling the awaiting task does not stop the thread) before disposing
+        with self._engine_lock:
+            if self._closed:
+                return []
+            return self.service.settle_due(now)
 
     def collect(self, window: EpochWindow) -> EpochInputs:
         """The window's frozen miner scores and the validators that completed rounds."""
@@ -202,4 +213,9 @@ class EpochScheduler:
 
     async def close(self) -> None:
         await self._periodic.close()
-        self.engine.dispose()
+        await asyncio.to_thread(self._dispose)
+
+    def _dispose(self) -> None:
+        with self._engine_lock:
+            self._closed = True
+            self.engine.dispose()

@@ -134,7 +134,7 @@ async function showRound(round) {
   const rows = await Promise.all(
     round.miners.map(async (m) => {
       const details = el("details", {}, el("summary", {}, "evidence"));
-      details.addEventListener("toggle", () => loadEvidence(details, m.minerId, round.roundId, round.startedAt || round.finishedAt), { once: true });
+      details.addEventListener("toggle", () => loadEvidence(details, m.minerId, round), { once: true });
       return el(
         "tr",
         { "data-miner": m.minerId },
@@ -163,17 +163,25 @@ async function showRound(round) {
   );
 }
 
-async function loadEvidence(details, minerId, roundId, at) {
+/** The round's evidence for one miner, from the epoch(s) the round ran in. */
+async function roundEvidence(minerId, round) {
+  const cached = evidence.get(round.roundId)?.get(minerId);
+  if (cached) return cached;
+  const epochs = [...new Set([epochOf(round.startedAt || round.finishedAt), epochOf(round.finishedAt)])];
+  for (const epoch of epochs) {
+    const query = epoch === null ? "limit=200" : `limit=200&epoch=${epoch}`;
+    const scores = await api(`/miners/${encodeURIComponent(minerId)}/scores?${query}`);
+    const items = scores.evidence.data.filter((e) => e.roundId === round.roundId);
+    if (items.length) return items;
+  }
+  return [];
+}
+
+async function loadEvidence(details, minerId, round) {
   const box = el("div", { class: "evidence" }, "loading…");
   details.append(box);
   try {
-    let items = evidence.get(roundId)?.get(minerId);
-    if (!items) {
-      const epoch = epochOf(at);
-      const query = epoch === null ? "limit=200" : `limit=200&epoch=${epoch}`;
-      const scores = await api(`/miners/${encodeURIComponent(minerId)}/scores?${query}`);
-      items = scores.evidence.data.filter((e) => e.roundId === roundId);
-    }
+    const items = await roundEvidence(minerId, round);
     fill(
       box,
       items.length
