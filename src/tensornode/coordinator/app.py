@@ -27,6 +27,7 @@ from tensornode.coordinator.routers.auth import install_auth
 from tensornode.coordinator.routers.ui import install_ui
 from tensornode.coordinator.services.miners import MinerCheckFailed
 from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
+from tensornode.gateway.asgi import FrontedApp
 from tensornode.gateway.routes import attach_gateway, gateway_running
 from tensornode.gateway.routes import router as gateway_router
 from tensornode.monitor.routes import attach_monitor, monitor_running
@@ -112,7 +113,7 @@ def build_app(
         finally:
             await core.close()
 
-    app = FastAPI(
+    app = FrontedApp(  # FastAPI; the gateway's fast path goes in front (gateway/asgi.py)
         title="TensorNode coordinator",
         version=__version__,
         description="VMs, miner deployments and the miner registry of a TensorNode network.",

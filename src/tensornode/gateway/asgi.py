@@ -11,11 +11,16 @@ Unexpected exceptions propagate to the app's error middleware (its 500).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import MethodType
 from typing import Any
+
+from fastapi import FastAPI
 
 from tensornode.errors import PayloadTooLarge, TensorNodeError
 from tensornode.gateway.http_api import (
+    JSON,
     Incoming,
     Reply,
     check_body_size,
@@ -36,13 +41,18 @@ CHAT = "/api/chat"
 TYPED_CHAT = "/api/chat/"
 COMPLETIONS = "/v1/chat/completions"
 MAX_MODEL_TYPE = 40
+log = logging.getLogger(__name__)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def _headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The request's Content-Length and Authorization headers (None when absent)."""
+    length = authorization = None
     for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+        if key == b"content-length":
+            length = value.decode("latin-1")
+        elif key == b"authorization":
+            authorization = value.decode("latin-1")
+    return length, authorization
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -67,12 +77,26 @@ def _disconnected(receive: Receive) -> Callable[[], Awaitable[None]]:
     return wait
 
 
+_MEDIA_TYPES = {JSON: JSON.encode()}
+_HEADER_NAMES = {
+    name: name.lower().encode()
+    for name in (
+        "X-TensorNode-Miner-Id",
+        "X-TensorNode-Overhead-Ms",
+        "Retry-After",
+        "Cache-Control",
+    )
+}
+
+
 async def send_reply(send: Send, reply: Reply) -> None:
     """Send a :class:`Reply` as raw ASGI messages (an event stream chunk by chunk)."""
-    headers = [(b"content-type", reply.media_type.encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
+    media_type = _MEDIA_TYPES.get(reply.media_type) or reply.media_type.encode()
+    headers = [(b"content-type", media_type)]
+    for key, value in reply.headers.items():
+        headers.append((_HEADER_NAMES.get(key) or key.lower().encode(), value.encode()))
     if isinstance(reply.body, bytes):
-        headers.append((b"content-length", str(len(reply.body)).encode()))
+        headers.append((b"content-length", b"%d" % len(reply.body)))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
         return
@@ -83,7 +107,13 @@ async def send_reply(send: Send, reply: Reply) -> None:
 
 
 class GatewayFastPath:
-    """ASGI middleware answering the chat endpoints itself."""
+    """ASGI middleware answering the chat endpoints itself.
+
+    In front of the whole app (:func:`install_fast_path` on a :class:`FrontedApp`, as
+    ``build_app`` makes) it also stands in for Starlette's error middleware on its own
+    routes: an unexpected exception is logged and answered ``500 {"error": "internal
+    error"}``, as the app's catch-all handler does.
+    """
 
     def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
         self.app = app
@@ -93,29 +123,47 @@ class GatewayFastPath:
         if scope["type"] == "http" and scope["method"] == "POST":
             path: str = scope["path"]
             if path == CHAT:
-                return await self._serve(scope, receive, send, None)
+                return await self._guarded(scope, receive, send, None)
             if path == COMPLETIONS:
-                return await self._serve(scope, receive, send, COMPLETIONS)
+                return await self._guarded(scope, receive, send, COMPLETIONS)
             if path.startswith(TYPED_CHAT):
                 model_type = path[len(TYPED_CHAT) :]
                 if model_type and "/" not in model_type and len(model_type) <= MAX_MODEL_TYPE:
-                    return await self._serve(scope, receive, send, model_type)
+                    return await self._guarded(scope, receive, send, model_type)
         await self.app(scope, receive, send)
+
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, model_type: str | None
+    ) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, tracked, model_type)
+        except Exception as exc:
+            log.error("unhandled error on POST %s", scope["path"], exc_info=exc)
+            if not started:
+                await send_reply(send, Reply(500, b'{"error":"internal error"}'))
 
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, model_type: str | None
     ) -> None:
         openai = model_type == COMPLETIONS
         limit = self.gateway.config.max_body_bytes
+        length, authorization = _headers(scope)
         try:
-            check_body_size(_header(scope, b"content-length"), limit)
+            check_body_size(length, limit)
             body = await _read_body(receive, limit)
         except TensorNodeError as exc:
             await send_reply(send, openai_error_reply(exc) if openai else error_reply(exc))
             return
         client = scope.get("client")
         incoming = Incoming(
-            authorization=_header(scope, b"authorization"),
+            authorization=authorization,
             client_ip=client[0] if client else None,
             body=body,
             disconnected=_disconnected(receive),
@@ -125,3 +173,30 @@ class GatewayFastPath:
         else:
             reply = await serve_chat(self.gateway, incoming, model_type)
         await send_reply(send, reply)
+
+
+class FrontedApp(FastAPI):
+    """FastAPI with a raw ASGI app in front of its whole stack (``front``), if set.
+
+    ``front`` gets every request first and hands what it does not answer to FastAPI;
+    FastAPI's middleware (and Starlette's error middleware, telemetry, body limit) cost
+    more per request than the gateway's fast path does, and ``add_middleware`` can only
+    go inside them.
+    """
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is not None:
+            await front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def install_fast_path(app: FastAPI, gateway: Gateway) -> None:
+    """The fast path in front of ``app`` (a :class:`FrontedApp`), else as its middleware."""
+    if isinstance(app, FrontedApp):
+        app.front = GatewayFastPath(MethodType(FastAPI.__call__, app), gateway)
+    else:
+        app.add_middleware(GatewayFastPath, gateway=gateway)

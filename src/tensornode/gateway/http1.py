@@ -95,16 +95,27 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def exchange(self, request: bytes, limit: int) -> tuple[int, bytes]:
+    async def exchange(self, request: bytes, limit: int, timeout: float) -> tuple[int, bytes]:
+        """Send ``request``; (status, body), _Closed, AttemptFailed or TimeoutError."""
         assert self.transport is not None
         self.body = bytearray()
         self.limit = limit
         self.started = False
         self.headers_done = False
         self.framed = False
-        self.waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
+        timer = loop.call_later(timeout, self._expire, waiter)
         self.transport.write(request)
-        return await self.waiter
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
+    @staticmethod
+    def _expire(waiter: asyncio.Future[tuple[int, bytes]]) -> None:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError())
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,14 @@ class _Target:
     port: int
     path: str
     host_header: bytes
+
+    def head(self, method: str) -> bytes:
+        """The request line and fixed headers (a body's Content-Length comes after)."""
+        return b"%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n" % (
+            method.encode(),
+            self.path.encode(),
+            self.host_header,
+        )
 
 
 def _target(url: str) -> _Target:
@@ -133,16 +152,18 @@ class Http1Pool:
     def __init__(self, *, max_answer_bytes: int) -> None:
         self.max_answer_bytes = max_answer_bytes
         self._idle: dict[tuple[str, int], deque[_Connection]] = {}
-        self._targets: dict[str, _Target] = {}
+        self._targets: dict[tuple[str, str], tuple[_Target, bytes]] = {}
 
-    def _resolve(self, url: str) -> _Target:
-        target = self._targets.get(url)
-        if target is None:
+    def _resolve(self, method: str, url: str) -> tuple[_Target, bytes]:
+        """Where ``url`` is, and the head of a ``method`` request to it (both cached)."""
+        found = self._targets.get((method, url))
+        if found is None:
             target = _target(url)
+            head = target.head(method)
             if len(self._targets) > 10_000:
                 self._targets.clear()
-            self._targets[url] = target
-        return target
+            found = self._targets[(method, url)] = (target, head)
+        return found
 
     async def _connect(self, target: _Target) -> _Connection:
         try:
@@ -166,29 +187,33 @@ class Http1Pool:
         self, method: str, url: str, body: bytes | None, *, timeout: float
     ) -> tuple[int, bytes]:
         """Send one request; (status, body) or AttemptFailed (timeout=True on timeouts)."""
-        target = self._resolve(url)
-        key = (target.host, target.port)
-        head = b"%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n" % (
-            method.encode(),
-            target.path.encode(),
-            target.host_header,
-        )
+        target, head = self._resolve(method, url)
         if body is not None:
-            head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
-        raw = head + b"\r\n" + (body or b"")
-        conn: _Connection | None = None
+            raw = b"%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+                head,
+                len(body),
+                body,
+            )
+        else:
+            raw = head + b"\r\n"
+        key = (target.host, target.port)
+        deadline = asyncio.get_running_loop().time() + timeout
+        conn = self._take_idle(key)
         try:
-            async with asyncio.timeout(timeout):
-                conn = self._take_idle(key)
-                if conn is not None:
-                    try:
-                        answer = await conn.exchange(raw, self.max_answer_bytes)
-                        return self._done(key, conn, answer)
-                    except _Closed as closed:
-                        if closed.started:
-                            raise
+            if conn is not None:  # the usual case: a kept-alive connection, one timer
+                try:
+                    answer = await conn.exchange(raw, self.max_answer_bytes, timeout)
+                    return self._done(key, conn, answer)
+                except _Closed as closed:
+                    if closed.started:
+                        raise
+                conn = None
+            async with asyncio.timeout_at(deadline):
                 conn = await self._connect(target)
-                return self._done(key, conn, await conn.exchange(raw, self.max_answer_bytes))
+            answer = await conn.exchange(
+                raw, self.max_answer_bytes, deadline - asyncio.get_running_loop().time()
+            )
+            return self._done(key, conn, answer)
         except TimeoutError:
             if conn is not None:
                 conn.close()

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from tensornode.coordinator.deps import CurrentAccount
 from tensornode.errors import NotFound, TensorNodeError
-from tensornode.gateway.asgi import GatewayFastPath
+from tensornode.gateway.asgi import install_fast_path
 from tensornode.gateway.http_api import (
     Incoming,
     Reply,
@@ -62,7 +62,7 @@ def attach_gateway(
     gateway = Gateway(core.settings, core.db, registry=registry)
     app.state.gateway = gateway
     if core.settings.gateway.fast_path:
-        app.add_middleware(GatewayFastPath, gateway=gateway)
+        install_fast_path(app, gateway)
     return gateway
 
 
