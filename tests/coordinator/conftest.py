@@ -4,18 +4,16 @@ child processes) on SQLite and PostgreSQL, reached in-process or over loopback."
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from factories import DB_BACKENDS, database_url, free_port, make_settings
+from factories import DB_BACKENDS, database_url, make_settings
 from tensornode.config import Settings
 from tensornode.coordinator.app import build_app
 from tensornode.coordinator.core import Coordinator
@@ -75,29 +73,6 @@ def core(app: FastAPI) -> Coordinator:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as c:
         yield c
-
-
-class ThreadedServer:
-    """uvicorn serving an app on loopback from a thread (its own event loop)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    async def __aenter__(self) -> ThreadedServer:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("the coordinator server did not start")
-            await asyncio.sleep(0.05)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        await asyncio.to_thread(self.thread.join, 60)
 
 
 async def wait_active(client: httpx.AsyncClient, vm_id: str, headers: dict[str, str]) -> dict:

@@ -7,12 +7,12 @@ import asyncio
 import httpx
 
 from factories import new_wallet, wallet
+from loopback import ThreadedServer
 from tensornode.config import Settings
 from tensornode.coordinator.app import build_app
 from tensornode.coordinator.core import Coordinator
 
 from .conftest import (
-    ThreadedServer,
     cleanup_with_fresh_core,
     latest_deployment,
     wait_active,

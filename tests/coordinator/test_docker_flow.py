@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from factories import database_url, make_settings
+from loopback import serving_bytes
 from tensornode.miner.check import check_miner
 from tensornode.runtimes.naming import container_name
 
@@ -69,24 +68,9 @@ def _containers(name: str) -> list[str]:
 
 @pytest.fixture
 def dockerfile_url() -> Iterator[str]:
-    """A loopback HTTP server serving the stdlib miner's Dockerfile."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(STDLIB_DOCKERFILE)))
-            self.end_headers()
-            self.wfile.write(STDLIB_DOCKERFILE)
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/Dockerfile"
-    server.shutdown()
-    server.server_close()
+    """A loopback HTTP server serving the Dockerfile."""
+    with serving_bytes(STDLIB_DOCKERFILE) as url:
+        yield url
 
 
 async def _new_active_vm(http: httpx.AsyncClient, name: str) -> str:

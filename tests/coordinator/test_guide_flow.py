@@ -10,17 +10,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from loopback import ThreadedServer, serving_bytes
 from tensornode.config import Settings
 
-from .conftest import ThreadedServer, cleanup_with_fresh_core, running_app, wait_state
+from .conftest import cleanup_with_fresh_core, running_app, wait_state
 
 WALLET = "0.0.123456"
 # a build that fails without any network: ``scratch`` has no shell for the RUN step
@@ -29,24 +28,9 @@ DOCKERFILE = b"FROM scratch\nRUN pip install my-miner\nEXPOSE 3000\n"
 
 @pytest.fixture
 def dockerfile_url() -> Iterator[str]:
-    """A loopback HTTP server serving a Dockerfile at /Dockerfile."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(DOCKERFILE)))
-            self.end_headers()
-            self.wfile.write(DOCKERFILE)
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/Dockerfile"
-    server.shutdown()
-    server.server_close()
+    """A loopback HTTP server serving the Dockerfile."""
+    with serving_bytes(DOCKERFILE) as url:
+        yield url
 
 
 async def test_guide_script_steps(settings: Settings, dockerfile_url: str) -> None:

@@ -2,14 +2,13 @@
 
 ``gateway_app`` is the coordinator with its lifespan entered (monitor off: miners are
 inserted ``active`` as the monitor would keep them); tests reach it in-process
-(``client``) or over loopback (``LoopbackServer``). ``add_miner`` registers a miner
+(``client``) or over loopback (``loopback.ThreadedServer``). ``add_miner`` registers a miner
 row and refreshes the gateway's candidate set at once (burst mode, no sleeping).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,10 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
-from factories import free_port, make_settings, new_wallet
+from factories import make_settings, new_wallet
 from tensornode.config import Settings
 from tensornode.coordinator.app import build_app
 from tensornode.db.models import Account, Miner, utcnow
@@ -114,29 +112,6 @@ async def refresh(app: FastAPI) -> None:
         if not pool._info_tasks:
             break
         await asyncio.sleep(0.01)
-
-
-class LoopbackServer:
-    """uvicorn serving an app on loopback from a thread (its own event loop)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    async def __aenter__(self) -> LoopbackServer:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("the coordinator server did not start")
-            await asyncio.sleep(0.05)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        await asyncio.to_thread(self.thread.join, 60)
 
 
 async def seed_miners(

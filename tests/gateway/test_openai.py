@@ -10,11 +10,12 @@ import openai
 import pytest
 from fastapi import FastAPI
 
+from loopback import ThreadedServer
 from tensornode.config import Settings
 from tensornode.coordinator.app import build_app
 
 from .chat_miner import ChatMiner, serve_chat_miner
-from .conftest import LoopbackServer, gateway_settings, seed_miners
+from .conftest import gateway_settings, seed_miners
 
 MESSAGES = [
     {"role": "system", "content": "Be brief."},
@@ -30,7 +31,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[str, ChatMiner, str]]:
     async with serve_chat_miner("oracle", models=["llm", "code"]) as miner:
         (miner_id,) = await seed_miners(settings, [miner.endpoint])
         app: FastAPI = build_app(settings)
-        async with LoopbackServer(app) as server:
+        async with ThreadedServer(app) as server:
             yield server.url, miner, miner_id
 
 

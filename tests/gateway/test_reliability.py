@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from factories import free_port
+from loopback import ThreadedServer
 from tensornode.coordinator.app import build_app
 
 from .chat_miner import serve_chat_miner
-from .conftest import LoopbackServer, gateway_settings, seed_miners
+from .conftest import gateway_settings, seed_miners
 
 STDLIB_MINER = Path(__file__).parents[1] / "miners" / "stdlib_miner.py"
 
@@ -77,7 +78,7 @@ async def test_killing_a_miner_under_load_loses_no_request(
                 os.kill(victim.pid, signal.SIGKILL)
 
     async with (
-        LoopbackServer(build_app(settings)) as server,
+        ThreadedServer(build_app(settings)) as server,
         httpx.AsyncClient(base_url=server.url, timeout=30) as http,
     ):
         await asyncio.gather(*(user(http, n) for n in range(8)))
@@ -94,7 +95,7 @@ async def test_a_user_disconnect_cancels_the_miners_request(tmp_path: Path) -> N
     settings = gateway_settings(tmp_path)
     async with serve_chat_miner("slow", delay_s=60) as miner:
         await seed_miners(settings, [miner.endpoint])
-        async with LoopbackServer(build_app(settings)) as server:
+        async with ThreadedServer(build_app(settings)) as server:
             async with httpx.AsyncClient(base_url=server.url) as http:
                 with pytest.raises(httpx.ReadTimeout):  # the user gives up and hangs up
                     await http.post("/api/chat", json={"prompt": "take your time"}, timeout=1)
