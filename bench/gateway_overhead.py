@@ -9,13 +9,20 @@ httptools, so the miner is not the bottleneck), a real coordinator (``tensornode
 coordinator --dev``, the validator loop and epoch scheduler off, no rate limit) with the
 miner registered through ``POST /miners`` (dev mode, ``miner check`` included), and this
 process as the load generator (a lean keep-alive HTTP/1.1 client on uvloop, the same for
-both targets). Per target:
+both targets, with the same number of connections). Both targets are measured in the
+same run, in alternating slices ``direct, gateway, gateway, direct`` (``--rounds`` times),
+so a change in the machine's other load during the run weighs on both alike. Per target:
 
-- latency: one request at a time (``--latency-requests``): p50/p99, and the added
-  latency (gateway minus direct) at each; plus the gateway's own ``X-TensorNode-Overhead-Ms``.
-- throughput: ``--concurrency`` connections back to back for ``--duration`` seconds,
-  with the CPU time each process spent per request (from /proc), which tells the
-  gateway's cost apart from the machine's other load.
+- latency: one request at a time (``--latency-requests`` in all, split over its slices):
+  p50/p99, and the added latency (gateway minus direct) at each; plus the gateway's own
+  ``X-TensorNode-Overhead-Ms``.
+- throughput: ``--concurrency`` connections back to back for ``--duration`` seconds in
+  all (split over its slices): requests per second (and per slice), with the CPU time
+  each process spent per request (from /proc), which tells the gateway's cost apart
+  from the machine's other load. The ratio gateway / direct is the headline figure.
+
+On a machine with few cores the three processes share them, so the ratio is about
+``(miner + loadgen) / (gateway + miner + loadgen)`` of their CPU per request.
 
 Prints a table and writes JSON to ``bench/results/gateway_overhead-<time>.json``.
 """
@@ -310,21 +317,53 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(port: int, pids: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
-    await load(port, args.concurrency, args.warmup)
-    latency = await load(port, 1, 3600, limit=args.latency_requests)
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    throughput = await load(port, args.concurrency, args.duration)
-    done = len(throughput.latencies)
-    cpu_us = {
-        f"{name}_cpu_us_per_request": round((cpu_seconds(pid) - cpu_before[name]) / done * 1e6, 1)
-        for name, pid in pids.items()
-    }
+def order(rounds: int) -> list[str]:
+    """Slices in A/B/B/A order, ``rounds`` times: drift in the machine's load cancels."""
+    return ["direct", "gateway", "gateway", "direct"] * rounds
+
+
+async def measure(
+    ports: dict[str, int], pids: dict[str, int], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Both targets, in alternating slices, with the same generator and connection count."""
+    slices = order(args.rounds)
+    for name in ("direct", "gateway"):
+        await load(ports[name], args.concurrency, args.warmup)
+    latency = {name: Run() for name in ports}
+    per_slice = max(1, args.latency_requests // slices.count("direct"))
+    for name in slices:
+        run = await load(ports[name], 1, 3600, limit=per_slice)
+        latency[name].latencies += run.latencies
+        latency[name].overheads_ms += run.overheads_ms
+        latency[name].errors += run.errors
+    throughput = {name: Run() for name in ports}
+    cpu = {name: dict.fromkeys(pids, 0.0) for name in ports}
+    rates: dict[str, list[float]] = {name: [] for name in ports}
+    seconds = args.duration / slices.count("direct")
+    for name in slices:
+        before = {proc: cpu_seconds(pid) for proc, pid in pids.items()}
+        run = await load(ports[name], args.concurrency, seconds)
+        for proc, pid in pids.items():
+            cpu[name][proc] += cpu_seconds(pid) - before[proc]
+        throughput[name].latencies += run.latencies
+        throughput[name].errors += run.errors
+        throughput[name].seconds += run.seconds
+        rates[name].append(round(len(run.latencies) / run.seconds, 1))
     return {
-        **cpu_us,
+        name: summary(latency[name], throughput[name], cpu[name], rates[name]) for name in ports
+    }
+
+
+def summary(
+    latency: Run, throughput: Run, cpu: dict[str, float], rates: list[float]
+) -> dict[str, Any]:
+    done = len(throughput.latencies)
+    return {
+        **{f"{proc}_cpu_us_per_request": round(cpu[proc] / done * 1e6, 1) for proc in cpu},
         "p50_ms": round(pct(latency.latencies, 50) * 1000, 3),
         "p99_ms": round(pct(latency.latencies, 99) * 1000, 3),
-        "requests_per_s": round(len(throughput.latencies) / throughput.seconds, 1),
+        "requests_per_s": round(done / throughput.seconds, 1),
+        "requests_per_s_by_slice": rates,
         "loaded_p50_ms": round(pct(throughput.latencies, 50) * 1000, 3),
         "loaded_p99_ms": round(pct(throughput.latencies, 99) * 1000, 3),
         "errors": latency.errors + throughput.errors,
@@ -340,9 +379,10 @@ async def measure(port: int, pids: dict[str, int], args: argparse.Namespace) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=10.0, help="throughput phase, s")
+    parser.add_argument("--duration", type=float, default=10.0, help="throughput s per target")
+    parser.add_argument("--rounds", type=int, default=1, help="A/B/B/A rounds (slices)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
-    parser.add_argument("--latency-requests", type=int, default=2000)
+    parser.add_argument("--latency-requests", type=int, default=2000, help="per target")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--serve-echo", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -356,14 +396,14 @@ def main() -> None:
         try:
             miner, coordinator = (p.pid for p in procs)
             pids = {"miner": miner, "coordinator": coordinator, "loadgen": os.getpid()}
-            direct = uvloop.run(measure(miner_port, pids, args))
-            gateway = uvloop.run(measure(coord_port, pids, args))
+            ports = {"direct": miner_port, "gateway": coord_port}
+            results = uvloop.run(measure(ports, pids, args))
         finally:
             for proc in procs:
                 proc.terminate()
             for proc in procs:
                 proc.wait(30)
-    report(args, direct, gateway)
+    report(args, results["direct"], results["gateway"])
 
 
 def report(args: argparse.Namespace, direct: dict[str, Any], gateway: dict[str, Any]) -> None:
@@ -380,6 +420,8 @@ def report(args: argparse.Namespace, direct: dict[str, Any], gateway: dict[str, 
     print(f"added latency p50 / p99 (ms): {added['p50_ms']} / {added['p99_ms']}")
     own = (gateway["self_reported_overhead_p50_ms"], gateway["self_reported_overhead_p99_ms"])
     print(f"gateway self-reported overhead p50 / p99 (ms): {own[0]} / {own[1]}")
+    print(f"requests/s by slice: direct {direct['requests_per_s_by_slice']},"
+          f" gateway {gateway['requests_per_s_by_slice']}")  # fmt: skip
     print(f"throughput through the gateway: {added['throughput_ratio']:.0%} of direct")
     load1, load5, _ = os.getloadavg()
     result = {
@@ -392,8 +434,9 @@ def report(args: argparse.Namespace, direct: dict[str, Any], gateway: dict[str, 
         },
         "settings": {
             "concurrency": args.concurrency,
-            "duration_s": args.duration,
-            "latency_requests": args.latency_requests,
+            "duration_s_per_target": args.duration,
+            "latency_requests_per_target": args.latency_requests,
+            "slices": order(args.rounds),
         },
         "direct": direct,
         "gateway": gateway,

@@ -181,7 +181,11 @@ class GatewaySettings(BaseModel):
     rate_limit_burst: int | None = Field(None, ge=1, description="bucket size; default: 1 min")
     key_cache_s: float = Field(5.0, ge=0, description="how long a key lookup is trusted")
     flush_interval_s: float = Field(1.0, gt=0, description="metrics batch period")
-    flush_max_samples: int = Field(1000, ge=1, description="metrics batch size")
+    flush_max_samples: int = Field(
+        10_000,
+        ge=1,
+        description="metrics batch size (a flush costs ~2.5 ms of CPU however small it is)",
+    )
     fast_path: bool = Field(True, description="answer chat requests in raw ASGI, before FastAPI")
     score_window_s: float = Field(3600.0, gt=0, description="validator scores over this past")
     score_refresh_s: float = Field(60.0, gt=0, description="how often scores are re-read")

@@ -10,7 +10,6 @@ import asyncio
 import ipaddress
 
 import typer
-import uvicorn
 
 from tensornode.cli import validators_admin
 from tensornode.cli.common import cli_settings, console, fail, one_line_errors
@@ -49,11 +48,11 @@ def serve(
     settings = cli_settings(dev_mode=True if dev else None)
     with one_line_errors():
         from tensornode.coordinator.app import build_app
-        from tensornode.coordinator.serving import server_config
+        from tensornode.coordinator.serving import CoordinatorServer, server_config
 
         application = build_app(settings)
         console.print(f"TensorNode coordinator on http://{host}:{port} (docs: /docs)")
-        uvicorn.Server(server_config(application, host=host, port=port)).run()
+        CoordinatorServer(server_config(application, host=host, port=port)).run()
 
 
 @apikey.command("create")

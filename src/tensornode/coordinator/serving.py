@@ -18,6 +18,8 @@ client waits longer for headers than for one turn of the loop.
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 from typing import Any
 
 import uvicorn
@@ -78,6 +80,21 @@ class CoalescingHttpProtocol(HttpToolsProtocol):
             cycle.transport = _HeadHolder(self.transport, self.loop)  # type: ignore[assignment]
 
 
+class CoordinatorServer(uvicorn.Server):
+    """uvicorn, freezing what startup made out of the garbage collector's way.
+
+    After the app's startup (imports, the database engine, settings, routes: some 200,000
+    objects) ``gc.freeze()`` moves everything alive into the permanent generation, so the
+    collections that requests' garbage triggers no longer walk it: the collector's share
+    of a gateway request fell from about 6 to 2 µs (``bench/gateway_overhead.py``'s
+    load, in process).
+    """
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        gc.freeze()
+
+
 def server_config(app: Any, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration for the coordinator app (``options``: host, port, ...)."""
     return uvicorn.Config(
@@ -85,6 +102,7 @@ def server_config(app: Any, **options: Any) -> uvicorn.Config:
         loop="auto",  # uvloop wherever it is installed (uvicorn[standard] brings it)
         http=CoalescingHttpProtocol,
         access_log=False,
+        server_header=False,  # no "server: uvicorn" (saves a header check per response)
         log_config=None,
         **options,
     )

@@ -110,6 +110,18 @@ async def record_requests(session: AsyncSession, samples: Iterable[RequestSample
     for sample in samples:
         grouped.setdefault((sample.miner_id, _minute(sample.at or now)), []).append(sample)
     for (miner_id, window), batch in grouped.items():
+        # sum the batch in plain Python first: ORM attribute access costs per operation
+        count = len(batch)
+        errors = 0
+        latency_sum = 0.0
+        tokens = 0
+        buckets = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+        for sample in batch:
+            if not sample.ok:
+                errors += 1
+            latency_sum += sample.latency_ms
+            tokens += sample.tokens
+            buckets[bucket_index(sample.latency_ms)] += 1
         row = await session.scalar(
             select(MinerRequests).where(
                 MinerRequests.miner_id == miner_id, MinerRequests.window_start == window
@@ -120,14 +132,15 @@ async def record_requests(session: AsyncSession, samples: Iterable[RequestSample
                 miner_id=miner_id, window_start=window, count=0, errors=0, latency_ms_sum=0.0
             )
             session.add(row)
-        buckets = list(row.buckets or [0] * (len(LATENCY_BUCKETS_MS) + 1))
-        for sample in batch:
-            row.count += 1
-            row.errors += 0 if sample.ok else 1
-            row.latency_ms_sum += sample.latency_ms
-            row.tokens = (row.tokens or 0) + sample.tokens
-            buckets[bucket_index(sample.latency_ms)] += 1
-        row.buckets = buckets  # a new list so the JSON column is marked dirty
+        row.count += count
+        row.errors += errors
+        row.latency_ms_sum += latency_sum
+        row.tokens = (row.tokens or 0) + tokens
+        merged = list(row.buckets or [0] * len(buckets))  # a new list marks the JSON dirty
+        for index, n in enumerate(buckets):
+            if n:
+                merged[index] += n
+        row.buckets = merged
     await session.flush()
 
 

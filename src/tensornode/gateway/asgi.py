@@ -1,12 +1,15 @@
-"""The gateway's hot path as raw ASGI, in front of the coordinator's FastAPI router.
+"""The gateway's hot path as raw ASGI, in front of the coordinator's FastAPI app.
 
 ``POST /api/chat``, ``POST /api/chat/{model_type}`` and ``POST /v1/chat/completions``
-are answered here without FastAPI's routing, dependency solving and response
-validation, which cost more than everything else the gateway does per request
-(``bench/gateway_overhead.py``). The behaviour is :mod:`.http_api`'s, the same the
-FastAPI routes of :mod:`.routes` give (they stay for the OpenAPI docs and serve these
-paths when the fast path is not installed). Every other request passes through.
-Unexpected exceptions propagate to the app's error middleware (its 500).
+are answered here without FastAPI's routing, dependency solving, response validation
+and middleware (Starlette's error middleware, FastAPI's telemetry and body limit), which
+cost more than everything else the gateway does per request
+(``bench/gateway_overhead.py``): ``build_app`` makes a :class:`FrontedApp` and
+:func:`install_fast_path` puts :class:`GatewayFastPath` in front of its whole stack
+(on a plain FastAPI app it goes in as middleware). The behaviour is :mod:`.http_api`'s,
+the same the FastAPI routes of :mod:`.routes` give (they stay for the OpenAPI docs and
+serve these paths when the fast path is off). Every other request passes through.
+Unexpected exceptions are logged and answered as the app's catch-all handler does.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ def _disconnected(receive: Receive) -> Callable[[], Awaitable[None]]:
 
 
 _MEDIA_TYPES = {JSON: JSON.encode()}
+INTERNAL_ERROR = Reply(500, b'{"error":"internal error"}')
+"""What the app's catch-all handler answers (coordinator/app.py)."""
 _HEADER_NAMES = {
     name: name.lower().encode()
     for name in (
@@ -135,23 +140,14 @@ class GatewayFastPath:
     async def _guarded(
         self, scope: Scope, receive: Receive, send: Send, model_type: str | None
     ) -> None:
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
         try:
-            await self._serve(scope, receive, tracked, model_type)
+            reply = await self._answer(scope, receive, model_type)
         except Exception as exc:
             log.error("unhandled error on POST %s", scope["path"], exc_info=exc)
-            if not started:
-                await send_reply(send, Reply(500, b'{"error":"internal error"}'))
+            reply = INTERNAL_ERROR
+        await send_reply(send, reply)
 
-    async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, model_type: str | None
-    ) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, model_type: str | None) -> Reply:
         openai = model_type == COMPLETIONS
         limit = self.gateway.config.max_body_bytes
         length, authorization = _headers(scope)
@@ -159,8 +155,7 @@ class GatewayFastPath:
             check_body_size(length, limit)
             body = await _read_body(receive, limit)
         except TensorNodeError as exc:
-            await send_reply(send, openai_error_reply(exc) if openai else error_reply(exc))
-            return
+            return openai_error_reply(exc) if openai else error_reply(exc)
         client = scope.get("client")
         incoming = Incoming(
             authorization=authorization,
@@ -169,10 +164,8 @@ class GatewayFastPath:
             disconnected=_disconnected(receive),
         )
         if openai:
-            reply = await serve_completion(self.gateway, incoming)
-        else:
-            reply = await serve_chat(self.gateway, incoming, model_type)
-        await send_reply(send, reply)
+            return await serve_completion(self.gateway, incoming)
+        return await serve_chat(self.gateway, incoming, model_type)
 
 
 class FrontedApp(FastAPI):

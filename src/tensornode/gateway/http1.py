@@ -104,7 +104,8 @@ class _Connection(asyncio.Protocol):
         self.headers_done = False
         self.framed = False
         loop = asyncio.get_running_loop()
-        waiter = self.waiter = loop.create_future()
+        waiter: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+        self.waiter = waiter
         timer = loop.call_later(timeout, self._expire, waiter)
         self.transport.write(request)
         try:

@@ -59,7 +59,7 @@ EVENT_STREAM = "text/event-stream"
 perf_counter = time.perf_counter
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Incoming:
     """What the chat endpoints need of a request."""
 
@@ -84,6 +84,28 @@ class ClientGone(Exception):
     """The user disconnected before the answer."""
 
 
+class _Watch:
+    """Cancels a request's task when its user disconnects (once started)."""
+
+    __slots__ = ("disconnected", "gone", "task", "watcher")
+
+    def __init__(
+        self, task: asyncio.Task[Any], disconnected: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.task = task
+        self.disconnected = disconnected
+        self.gone = False
+        self.watcher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.watcher = self.task.get_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        await self.disconnected()
+        self.gone = True
+        self.task.cancel()
+
+
 async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaitable[None]]) -> T:
     """Await ``work`` in this task; if the user disconnects first, cancel it (ClientGone).
 
@@ -93,31 +115,19 @@ async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaita
     """
     task = asyncio.current_task()
     assert task is not None
-    gone = False
-    watcher: asyncio.Task[None] | None = None
-
-    async def watch() -> None:
-        nonlocal gone
-        await disconnected()
-        gone = True
-        task.cancel()
-
-    def start_watching() -> None:
-        nonlocal watcher
-        watcher = asyncio.get_running_loop().create_task(watch())
-
-    timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, start_watching)
+    watch = _Watch(task, disconnected)
+    timer = task.get_loop().call_later(WATCH_AFTER_S, watch.start)
     try:
         return await work
     except asyncio.CancelledError:
-        if gone:
+        if watch.gone:
             task.uncancel()
             raise ClientGone from None
         raise
     finally:
         timer.cancel()
-        if watcher is not None:
-            watcher.cancel()
+        if watch.watcher is not None:
+            watch.watcher.cancel()
 
 
 def check_body_size(declared: str | None, limit: int) -> None:

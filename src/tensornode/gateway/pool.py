@@ -196,6 +196,23 @@ class CandidatePool:
 
     # -- acquire and release --------------------------------------------------------
 
+    def take(self, model_type: str, *, exclude: set[str]) -> MinerCandidate | None:
+        """:meth:`acquire`'s usual case without awaiting: a miner with a free slot, or None.
+
+        None says nothing more (no miner, all busy, all tried): :meth:`acquire` tells.
+        """
+        members = self.by_type.get(model_type)
+        if not members:
+            return None
+        now = self.clock()
+        chosen = choose(
+            members, now=now, rng=self.rng, exploration=self.settings.exploration, exclude=exclude
+        )
+        if chosen is not None:
+            chosen.inflight += 1
+            chosen.breaker.on_dispatch(now)
+        return chosen
+
     async def acquire(
         self, model_type: str, *, exclude: set[str], deadline: float
     ) -> MinerCandidate:

@@ -310,7 +310,9 @@ class Gateway:
         last: AttemptFailed | None = None
         for _ in range(config.max_attempts):
             try:
-                candidate = await self.pool.acquire(model_type, exclude=tried, deadline=deadline)
+                candidate = self.pool.take(model_type, exclude=tried) or await self.pool.acquire(
+                    model_type, exclude=tried, deadline=deadline
+                )
             except NoCandidate:
                 break
             except ServiceUnavailable:
