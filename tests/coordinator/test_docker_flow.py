@@ -66,6 +66,14 @@ def _containers(name: str) -> list[str]:
     return out.stdout.split()
 
 
+def _published_on(name: str) -> set[str]:
+    out = subprocess.run(
+        ["docker", "port", name], capture_output=True, text=True, timeout=60, check=True
+    )
+    # lines like "3000/tcp -> 127.0.0.1:20001"
+    return {line.split(" -> ")[1].rsplit(":", 1)[0] for line in out.stdout.splitlines()}
+
+
 @pytest.fixture
 def dockerfile_url() -> Iterator[str]:
     """A loopback HTTP server serving the Dockerfile."""
@@ -108,6 +116,8 @@ async def test_dockerfile_url_and_upload_run_real_containers(
                 report = await check_miner(dep["endpoint"], timeout=30.0, requests=2)
                 assert report.ok, [r for r in report.results if r.status == "fail"]
                 assert _containers(container_name(dep["id"])) == [container_name(dep["id"])]
+                # the local provider's "public IP" is loopback: nothing is published beyond it
+                assert _published_on(container_name(dep["id"])) == {"127.0.0.1"}
 
             async with httpx.AsyncClient(timeout=30.0) as miner:
                 answer = await miner.post(

@@ -15,6 +15,7 @@ removes a VM's containers when the VM stops.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
@@ -43,6 +44,17 @@ _NO_SUCH = re.compile(r"no such (container|object)", re.IGNORECASE)
 
 def _tail(result: CommandResult, lines: int = 8) -> str:
     return "\n".join(result.output.strip().splitlines()[-lines:])
+
+
+def _publish_address(address: str) -> str:
+    """Bind the published port to loopback when the host is reached on loopback (the local
+    provider), so a laptop's miner is not exposed to its LAN; everywhere else, all
+    interfaces (a VM's public IP is usually not an address on the VM itself)."""
+    try:
+        loopback = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = address == "localhost"
+    return "127.0.0.1:" if loopback else ""
 
 
 class DockerRuntime:
@@ -89,7 +101,7 @@ class DockerRuntime:
             env += ["--env", f"{key}={value}"]
         argv = [
             self.docker, "run", "--detach", "--name", name, "--restart", "unless-stopped",
-            "--publish", f"{ctx.public_port}:{port}", *env,
+            "--publish", f"{_publish_address(host.address)}{ctx.public_port}:{port}", *env,
             "--label", f"tensornode.vm={ctx.vm_id}",
             "--label", f"tensornode.deployment={ctx.deployment_id}",
             "--label", f"tensornode.workdir={host.workdir}",
