@@ -4,9 +4,6 @@ test asks for ``db_url``), its auth service, and helpers that sign in over HTTP.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -14,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from coordinator.conftest import cleanup_with_fresh_core, client_for, running_app
 from factories import DB_BACKENDS, database_url, make_settings, new_wallet
+from loopback import serving_in_thread
 from tensornode.auth.keys import register_key
 from tensornode.auth.service import AuthService
 from tensornode.auth.signatures import parse_public_key
@@ -113,21 +110,8 @@ def coordinator(tmp_path: Path) -> Iterator[tuple[str, str]]:
         database_url=db_url,
         monitor=MonitorSettings(enabled=False),
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), log_config=None))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the coordinator did not start"
-        assert time.monotonic() < deadline, "the coordinator did not start in time"
-        time.sleep(0.05)
-    try:
-        yield url, db_url
-    finally:
-        asyncio.run(cleanup_with_fresh_core(settings))  # no VM outlives the test
-        server.should_exit = True
-        thread.join(60)
-        sock.close()
+    with serving_in_thread(build_app(settings)) as url:
+        try:
+            yield url, db_url
+        finally:
+            asyncio.run(cleanup_with_fresh_core(settings))  # no VM outlives the test

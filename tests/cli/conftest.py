@@ -3,17 +3,14 @@ by uvicorn in a thread so the synchronous CLI can talk to it; its miners are rem
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
+from loopback import serving_in_thread
 from tensornode.config import LocalProviderSettings, MonitorSettings, Settings
 from tensornode.coordinator.app import build_app
 
@@ -32,24 +29,11 @@ def coordinator_url(tmp_path: Path) -> Iterator[str]:
         monitor=monitor,
         local_provider=LocalProviderSettings(**PORTS["cli"]),
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), log_config=None))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the coordinator did not start"
-        assert time.monotonic() < deadline, "the coordinator did not start in time"
-        time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        _delete_vms(url)
-        server.should_exit = True
-        thread.join(60)
-        sock.close()
+    with serving_in_thread(build_app(settings)) as url:
+        try:
+            yield url
+        finally:
+            _delete_vms(url)
 
 
 def _delete_vms(url: str) -> None:

@@ -8,17 +8,17 @@ the requests whose connection closed before the answer (``disconnects``).
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from loopback import serving_in_loop
 
 
 @dataclass
@@ -120,22 +120,7 @@ def _app(miner: ChatMiner) -> Starlette:
 @asynccontextmanager
 async def serve_chat_miner(name: str, **behaviour: object) -> AsyncIterator[ChatMiner]:
     """Serve a scripted miner on a free loopback port until the block ends."""
-    # IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted connections (as uvicorn's own
-    # sockets get): with proto 0 it does not, and Nagle + delayed ACKs add 40 ms a request
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
     miner = ChatMiner(name=name, **behaviour)  # type: ignore[arg-type]
-    miner.endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(_app(miner), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving_in_loop(_app(miner)) as url:
+        miner.endpoint = url
         yield miner
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()

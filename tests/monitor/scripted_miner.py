@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from loopback import serving_in_loop
 
 
 @dataclass
@@ -47,23 +47,8 @@ def _app(miner: ScriptedMiner) -> Starlette:
 @asynccontextmanager
 async def serve_scripted_miner() -> AsyncIterator[ScriptedMiner]:
     """Serve a healthy scripted miner until the block ends."""
-    # IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted connections (as uvicorn's own
-    # sockets get): with proto 0 it does not, and Nagle + delayed ACKs add 40 ms a request
-    # on a reused keep-alive connection
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    miner = ScriptedMiner(endpoint=f"http://127.0.0.1:{port}")
+    miner = ScriptedMiner(endpoint="")
     miner.healthy()
-    server = uvicorn.Server(uvicorn.Config(_app(miner), log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving_in_loop(_app(miner)) as url:
+        miner.endpoint = url
         yield miner
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
