@@ -1,5 +1,9 @@
 """Real servers on loopback for tests: an ASGI app under uvicorn, or fixed bytes over HTTP.
 
+Apps are served as ``tensornode coordinator`` serves them (coordinator/serving.py's
+``server_config``: its HTTP protocol, direct routes included), so tests over loopback
+exercise the production serving path.
+
 Servers bind a socket first and hand it to uvicorn, so the port is known without a
 free-port race; the socket is made with IPPROTO_TCP so asyncio sets TCP_NODELAY on
 accepted connections (with proto 0 it does not, and Nagle + delayed ACKs add ~40 ms to
@@ -19,6 +23,8 @@ from typing import Any
 
 import uvicorn
 
+from tensornode.coordinator.serving import server_config
+
 
 def loopback_socket() -> socket.socket:
     """A TCP socket bound to a free loopback port."""
@@ -34,11 +40,12 @@ def _url(sock: socket.socket) -> str:
 class ThreadedServer:
     """uvicorn serving an app on loopback from a thread (its own event loop)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
+        """``options``: more of uvicorn's configuration (``timeout_keep_alive``, ...)."""
         self.sock = loopback_socket()
         self.port = self.sock.getsockname()[1]
         self.url = _url(self.sock)
-        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+        self.server = uvicorn.Server(server_config(app, **options))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
@@ -86,7 +93,7 @@ def serving_in_thread(app: Any) -> Iterator[str]:
 async def serving_in_loop(app: Any) -> AsyncIterator[str]:
     """Serve ``app`` in the running event loop until the block ends; yields its URL."""
     sock = loopback_socket()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config = server_config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

@@ -2,8 +2,13 @@
 
 Probes are aggregated per miner and hour (``miner_health``); requests per miner and
 minute with a fixed-bucket latency histogram (``miner_requests``), so p95 is read from
-summed buckets without keeping every sample. The monitor calls :func:`record_probe`; the
-gateway calls :func:`record_requests` with a batch of samples.
+summed buckets without keeping every sample. The monitor calls :func:`record_probe`.
+
+Requests have one writer, :func:`record_request_windows`, which adds pre-summed windows
+(:class:`RequestWindow`, one per miner and minute) to their rows. The gateway's recorder
+sums its attempts into a :class:`RequestTally` per miner and minute as they happen and
+writes its batches this way; :func:`record_requests` sums a list of single samples
+(:class:`RequestSample`) the same way and writes through the same function.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +38,62 @@ class RequestSample:
     ok: bool
     at: datetime | None = None
     tokens: int = 0  # prompt + completion, when the miner reported usage
+
+
+@dataclass(frozen=True)
+class RequestWindow:
+    """A miner's requests in one minute, already summed."""
+
+    miner_id: str
+    window_start: datetime  # timezone-aware; floored to its minute when written
+    count: int
+    errors: int
+    latency_ms_sum: float
+    tokens: int
+    buckets: tuple[int, ...]  # per bucket of LATENCY_BUCKETS_MS, then one above the top
+
+
+class RequestTally:
+    """Requests being summed into one window: plain slots, cheap to add to."""
+
+    __slots__ = ("buckets", "count", "errors", "latency_ms_sum", "tokens")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors = 0
+        self.latency_ms_sum = 0.0
+        self.tokens = 0
+        self.buckets = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+
+    def add(self, latency_ms: float, ok: bool, tokens: int = 0) -> None:
+        """Count one request."""
+        self.count += 1
+        if not ok:
+            self.errors += 1
+        self.latency_ms_sum += latency_ms
+        self.tokens += tokens
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS_MS, latency_ms)] += 1
+
+    def merge(self, other: RequestTally | RequestWindow) -> None:
+        """Add another tally's (or a written-out window's) figures to this one."""
+        self.count += other.count
+        self.errors += other.errors
+        self.latency_ms_sum += other.latency_ms_sum
+        self.tokens += other.tokens
+        buckets = self.buckets
+        for index, n in enumerate(other.buckets):
+            buckets[index] += n
+
+    def window(self, miner_id: str, window_start: datetime) -> RequestWindow:
+        return RequestWindow(
+            miner_id=miner_id,
+            window_start=window_start,
+            count=self.count,
+            errors=self.errors,
+            latency_ms_sum=self.latency_ms_sum,
+            tokens=self.tokens,
+            buckets=tuple(self.buckets),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,39 +166,58 @@ async def record_probe(
 
 async def record_requests(session: AsyncSession, samples: Iterable[RequestSample]) -> None:
     """Add a batch of request samples to their miners' minute windows."""
-    grouped: dict[tuple[str, datetime], list[RequestSample]] = {}
+    tallies: dict[tuple[str, datetime], RequestTally] = {}
     now = utcnow()
     for sample in samples:
-        grouped.setdefault((sample.miner_id, _minute(sample.at or now)), []).append(sample)
-    for (miner_id, window), batch in grouped.items():
-        # sum the batch in plain Python first: ORM attribute access costs per operation
-        count = len(batch)
-        errors = 0
-        latency_sum = 0.0
-        tokens = 0
-        buckets = [0] * (len(LATENCY_BUCKETS_MS) + 1)
-        for sample in batch:
-            if not sample.ok:
-                errors += 1
-            latency_sum += sample.latency_ms
-            tokens += sample.tokens
-            buckets[bucket_index(sample.latency_ms)] += 1
-        row = await session.scalar(
-            select(MinerRequests).where(
-                MinerRequests.miner_id == miner_id, MinerRequests.window_start == window
-            )
+        key = (sample.miner_id, _minute(sample.at or now))
+        tally = tallies.get(key)
+        if tally is None:
+            tally = tallies[key] = RequestTally()
+        tally.add(sample.latency_ms, sample.ok, sample.tokens)
+    await record_request_windows(
+        session, [tally.window(miner_id, at) for (miner_id, at), tally in tallies.items()]
+    )
+
+
+async def record_request_windows(session: AsyncSession, windows: Iterable[RequestWindow]) -> None:
+    """Add pre-summed windows to their rows of ``miner_requests`` (created when missing).
+
+    Windows of the same miner and minute are summed first; the rows already there are
+    read in one query. Empty windows (count 0) write nothing.
+    """
+    # sum in plain Python first: ORM attribute access costs per operation
+    tallies: dict[tuple[str, datetime], RequestTally] = {}
+    for window in windows:
+        if not window.count:
+            continue
+        key = (window.miner_id, _minute(window.window_start).astimezone(UTC))
+        tally = tallies.get(key)
+        if tally is None:
+            tally = tallies[key] = RequestTally()
+        tally.merge(window)
+    if not tallies:
+        return
+    # a superset of the rows wanted (every miner x every minute), picked out below
+    found = await session.scalars(
+        select(MinerRequests).where(
+            MinerRequests.miner_id.in_({miner_id for miner_id, _ in tallies}),
+            MinerRequests.window_start.in_({at for _, at in tallies}),
         )
+    )
+    rows = {(row.miner_id, row.window_start): row for row in found}
+    for (miner_id, at), tally in tallies.items():
+        row = rows.get((miner_id, at))
         if row is None:
             row = MinerRequests(
-                miner_id=miner_id, window_start=window, count=0, errors=0, latency_ms_sum=0.0
+                miner_id=miner_id, window_start=at, count=0, errors=0, latency_ms_sum=0.0
             )
             session.add(row)
-        row.count += count
-        row.errors += errors
-        row.latency_ms_sum += latency_sum
-        row.tokens = (row.tokens or 0) + tokens
-        merged = list(row.buckets or [0] * len(buckets))  # a new list marks the JSON dirty
-        for index, n in enumerate(buckets):
+        row.count += tally.count
+        row.errors += tally.errors
+        row.latency_ms_sum += tally.latency_ms_sum
+        row.tokens = (row.tokens or 0) + tally.tokens
+        merged = list(row.buckets or [0] * len(tally.buckets))  # a new list marks the JSON dirty
+        for index, n in enumerate(tally.buckets):
             if n:
                 merged[index] += n
         row.buckets = merged

@@ -21,16 +21,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tensornode.errors import PayloadTooLarge, TensorNodeError
+from tensornode.coordinator.serving import DirectHandler
+from tensornode.errors import TensorNodeError
+from tensornode.gateway.direct import GatewayDirect
 from tensornode.gateway.http_api import (
-    JSON,
     Incoming,
     Reply,
+    body_too_large,
+    chat_route,
     check_body_size,
-    error_reply,
-    openai_error_reply,
-    serve_chat,
-    serve_completion,
+    reply_headers,
+    route_error_reply,
+    serve_route,
 )
 from tensornode.gateway.service import Gateway
 
@@ -39,11 +41,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+DirectRoute = Callable[[bytes, bytes], DirectHandler | None]
 
-CHAT = "/api/chat"
-TYPED_CHAT = "/api/chat/"
-COMPLETIONS = "/v1/chat/completions"
-MAX_MODEL_TYPE = 40
 log = logging.getLogger(__name__)
 
 
@@ -67,7 +66,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunk: bytes = message.get("body", b"")
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+            raise body_too_large(limit)
         if not message.get("more_body", False):
             return body
 
@@ -80,26 +79,13 @@ def _disconnected(receive: Receive) -> Callable[[], Awaitable[None]]:
     return wait
 
 
-_MEDIA_TYPES = {JSON: JSON.encode()}
 INTERNAL_ERROR = Reply(500, b'{"error":"internal error"}')
 """What the app's catch-all handler answers (coordinator/app.py)."""
-_HEADER_NAMES = {
-    name: name.lower().encode()
-    for name in (
-        "X-TensorNode-Miner-Id",
-        "X-TensorNode-Overhead-Ms",
-        "Retry-After",
-        "Cache-Control",
-    )
-}
 
 
 async def send_reply(send: Send, reply: Reply) -> None:
     """Send a :class:`Reply` as raw ASGI messages (an event stream chunk by chunk)."""
-    media_type = _MEDIA_TYPES.get(reply.media_type) or reply.media_type.encode()
-    headers = [(b"content-type", media_type)]
-    for key, value in reply.headers.items():
-        headers.append((_HEADER_NAMES.get(key) or key.lower().encode(), value.encode()))
+    headers = reply_headers(reply)
     if isinstance(reply.body, bytes):
         headers.append((b"content-length", b"%d" % len(reply.body)))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -126,36 +112,27 @@ class GatewayFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            path: str = scope["path"]
-            if path == CHAT:
-                return await self._guarded(scope, receive, send, None)
-            if path == COMPLETIONS:
-                return await self._guarded(scope, receive, send, COMPLETIONS)
-            if path.startswith(TYPED_CHAT):
-                model_type = path[len(TYPED_CHAT) :]
-                if model_type and "/" not in model_type and len(model_type) <= MAX_MODEL_TYPE:
-                    return await self._guarded(scope, receive, send, model_type)
+            route = chat_route(scope["path"])
+            if route is not None:
+                return await self._guarded(scope, receive, send, route)
         await self.app(scope, receive, send)
 
-    async def _guarded(
-        self, scope: Scope, receive: Receive, send: Send, model_type: str | None
-    ) -> None:
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
         try:
-            reply = await self._answer(scope, receive, model_type)
+            reply = await self._answer(scope, receive, route)
         except Exception as exc:
             log.error("unhandled error on POST %s", scope["path"], exc_info=exc)
             reply = INTERNAL_ERROR
         await send_reply(send, reply)
 
-    async def _answer(self, scope: Scope, receive: Receive, model_type: str | None) -> Reply:
-        openai = model_type == COMPLETIONS
+    async def _answer(self, scope: Scope, receive: Receive, route: str) -> Reply:
         limit = self.gateway.config.max_body_bytes
         length, authorization = _headers(scope)
         try:
             check_body_size(length, limit)
             body = await _read_body(receive, limit)
         except TensorNodeError as exc:
-            return openai_error_reply(exc) if openai else error_reply(exc)
+            return route_error_reply(route, exc)
         client = scope.get("client")
         incoming = Incoming(
             authorization=authorization,
@@ -163,13 +140,12 @@ class GatewayFastPath:
             body=body,
             disconnected=_disconnected(receive),
         )
-        if openai:
-            return await serve_completion(self.gateway, incoming)
-        return await serve_chat(self.gateway, incoming, model_type)
+        return await serve_route(self.gateway, route, incoming)
 
 
 class FrontedApp(FastAPI):
-    """FastAPI with a raw ASGI app in front of its whole stack (``front``), if set.
+    """FastAPI with a raw ASGI app in front of its whole stack (``front``), if set, and
+    routes the HTTP protocol may answer itself (``direct``, see coordinator/serving.py).
 
     ``front`` gets every request first and hands what it does not answer to FastAPI;
     FastAPI's middleware (and Starlette's error middleware, telemetry, body limit) cost
@@ -178,6 +154,7 @@ class FrontedApp(FastAPI):
     """
 
     front: ASGIApp | None = None
+    direct: DirectRoute | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         front = self.front
@@ -186,10 +163,20 @@ class FrontedApp(FastAPI):
         else:
             await super().__call__(scope, receive, send)
 
+    def direct_handler(self, method: bytes, url: bytes) -> DirectHandler | None:
+        """The handler of a direct route (:class:`~tensornode.coordinator.serving.DirectRouter`)."""
+        direct = self.direct
+        return None if direct is None else direct(method, url)
+
 
 def install_fast_path(app: FastAPI, gateway: Gateway) -> None:
-    """The fast path in front of ``app`` (a :class:`FrontedApp`), else as its middleware."""
+    """The fast path in front of ``app`` (a :class:`FrontedApp`), else as its middleware.
+
+    On a FrontedApp the chat routes are direct routes too (gateway/direct.py): the
+    coordinator's HTTP protocol answers them without ASGI where it can.
+    """
     if isinstance(app, FrontedApp):
         app.front = GatewayFastPath(MethodType(FastAPI.__call__, app), gateway)
+        app.direct = GatewayDirect(gateway).handler
     else:
         app.add_middleware(GatewayFastPath, gateway=gateway)

@@ -2,9 +2,9 @@
 
 :func:`serve_chat` (``/api/chat``) and :func:`serve_completion`
 (``/v1/chat/completions``) take an :class:`Incoming` (headers that matter, the body,
-and a way to learn that the user disconnected) and return a :class:`Reply`. The raw
-ASGI fast path (asgi.py) and the FastAPI routes (routes.py) both call them, so the two
-cannot drift apart.
+and a way to learn that the user disconnected) and return a :class:`Reply`. The direct
+routes of the coordinator's HTTP protocol (direct.py), the raw ASGI fast path (asgi.py)
+and the FastAPI routes (routes.py) all call them, so they cannot drift apart.
 
 Every answer carries ``X-TensorNode-Miner-Id`` and ``X-TensorNode-Overhead-Ms`` (the
 gateway's own time: total minus the time spent waiting on miners). Errors are
@@ -22,7 +22,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -50,6 +49,10 @@ from tensornode.miner.app import validation_message
 from tensornode.miner.check_rules import KNOWN_MODEL_TYPES
 
 T = TypeVar("T")
+CHAT = "/api/chat"
+TYPED_CHAT = "/api/chat/"
+COMPLETIONS = "/v1/chat/completions"
+MAX_MODEL_TYPE = 40
 CLIENT_CLOSED = 499
 """Status of a request whose user disconnected (nginx's convention; nobody reads it)."""
 JSON = "application/json"
@@ -66,8 +69,10 @@ class Incoming:
     authorization: str | None
     client_ip: str | None
     body: bytes
-    disconnected: Callable[[], Awaitable[None]]
-    """Returns once the user has disconnected (never, while they wait)."""
+    disconnected: Callable[[], Awaitable[None]] | None
+    """Returns once the user has disconnected (never, while they wait). None where the
+    server itself cancels the request's task when its user disconnects (direct routes,
+    coordinator/serving.py)."""
 
 
 @dataclass
@@ -106,13 +111,19 @@ class _Watch:
         self.task.cancel()
 
 
-async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaitable[None]]) -> T:
+async def until_disconnect(
+    work: Awaitable[T], disconnected: Callable[[], Awaitable[None]] | None
+) -> T:
     """Await ``work`` in this task; if the user disconnects first, cancel it (ClientGone).
+
+    With ``disconnected`` None (the server cancels the task itself) this is ``await work``.
 
     This is the gateway's hot path, so it is cheap: the work runs in the request's own
     task, and the watcher (a task that cancels it) starts only if the work takes longer
     than ``WATCH_AFTER_S``; most answers arrive first and cost one timer handle.
     """
+    if disconnected is None:
+        return await work
     task = asyncio.current_task()
     assert task is not None
     watch = _Watch(task, disconnected)
@@ -130,10 +141,59 @@ async def until_disconnect(work: Awaitable[T], disconnected: Callable[[], Awaita
             watch.watcher.cancel()
 
 
+def chat_route(path: str) -> str | None:
+    """Which chat endpoint a POST to ``path`` is: :data:`CHAT`, :data:`COMPLETIONS`, or
+    the model type of ``/api/chat/{model_type}``; None for any other path."""
+    if path in (CHAT, COMPLETIONS):
+        return path
+    if path.startswith(TYPED_CHAT):
+        model_type = path[len(TYPED_CHAT) :]
+        if model_type and "/" not in model_type and len(model_type) <= MAX_MODEL_TYPE:
+            return model_type
+    return None
+
+
+async def serve_route(gateway: Gateway, route: str, incoming: Incoming) -> Reply:
+    """Answer a request to a :func:`chat_route`."""
+    if route == COMPLETIONS:
+        return await serve_completion(gateway, incoming)
+    return await serve_chat(gateway, incoming, None if route == CHAT else route)
+
+
+def route_error_reply(route: str, exc: TensorNodeError) -> Reply:
+    """An error in the words of the route's API: OpenAI's under ``/v1``, else ours."""
+    return openai_error_reply(exc) if route == COMPLETIONS else error_reply(exc)
+
+
+_MEDIA_TYPES = {JSON: JSON.encode(), EVENT_STREAM: EVENT_STREAM.encode()}
+_HEADER_NAMES = {
+    name: name.lower().encode()
+    for name in (
+        "X-TensorNode-Miner-Id",
+        "X-TensorNode-Overhead-Ms",
+        "Retry-After",
+        "Cache-Control",
+    )
+}
+
+
+def reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    """A reply's headers as an HTTP server sends them (content-type first; no length)."""
+    media_type = _MEDIA_TYPES.get(reply.media_type) or reply.media_type.encode()
+    headers = [(b"content-type", media_type)]
+    for key, value in reply.headers.items():
+        headers.append((_HEADER_NAMES.get(key) or key.lower().encode(), value.encode()))
+    return headers
+
+
+def body_too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than {limit} bytes")
+
+
 def check_body_size(declared: str | None, limit: int) -> None:
     """413 before reading a body whose Content-Length is over the limit."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        raise body_too_large(limit)
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
@@ -254,11 +314,10 @@ def chat_body(answer: GatewayAnswer) -> bytes:
     """:class:`GatewayChatResponse` as JSON, written directly (the hot path's last step)."""
     reply = answer.answer
     usage = reply.usage
-    timestamp = reply.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
     body = {
         "response": reply.text,
         "model": reply.model,
-        "timestamp": timestamp,
+        "timestamp": reply.timestamp_text,
         "processing_time": reply.processing_time,
         "usage": None
         if usage is None

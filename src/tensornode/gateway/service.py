@@ -62,19 +62,19 @@ class Caller:
 class MinerAnswer:
     """A miner's answer, its fields checked (the contract's ChatResponse, unvalidated)."""
 
-    __slots__ = ("model", "processing_time", "text", "timestamp", "usage")
+    __slots__ = ("model", "processing_time", "text", "timestamp", "timestamp_text", "usage")
 
     def __init__(
         self,
         text: str,
         model: str,
-        timestamp: datetime,
+        timestamp: tuple[datetime, str],
         processing_time: float,
         usage: tuple[int, int, int] | None,
     ) -> None:
         self.text = text
         self.model = model
-        self.timestamp = timestamp
+        self.timestamp, self.timestamp_text = timestamp  # and as ISO 8601 UTC with "Z"
         self.processing_time = processing_time
         self.usage = usage  # prompt, completion, total tokens
 
@@ -122,14 +122,34 @@ def _number(value: object) -> float | None:
     return None
 
 
-def _timestamp(value: object) -> datetime:
+_TIMESTAMPS: dict[str, tuple[datetime, str]] = {}
+"""Miners' timestamp texts seen lately, parsed and in our form (answers within a second
+share one; parsing and formatting each would cost more than the rest of the answer)."""
+
+
+def utc_text(at: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``: the contract's timestamp form."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _timestamp(value: object) -> tuple[datetime, str]:
+    """A miner's timestamp, parsed (naive means UTC) and as :func:`utc_text`; now if none."""
     if isinstance(value, str):
+        known = _TIMESTAMPS.get(value)
+        if known is not None:
+            return known
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            return utcnow()
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    return utcnow()
+            parsed = None
+        if parsed is not None:
+            parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            if len(_TIMESTAMPS) >= 1024:
+                _TIMESTAMPS.clear()
+            known = _TIMESTAMPS[value] = (parsed, utc_text(parsed))
+            return known
+    now = utcnow()
+    return now, utc_text(now)
 
 
 def _usage(value: object) -> tuple[int, int, int] | None:
