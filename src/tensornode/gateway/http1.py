@@ -218,14 +218,19 @@ class Http1Pool:
         try:
             if conn is not None:  # the usual case: a kept-alive connection, no timer of its own
                 try:
-                    return self._done(key, conn, await self._exchange(conn, raw, deadline))
+                    return self._done(key, conn, await self._send(conn, raw, deadline))
                 except _Closed as closed:
                     if closed.started:
                         raise
+                finally:
+                    self._inflight.pop(conn, None)
                 conn = None
             async with asyncio.timeout_at(deadline):
                 conn = await self._connect(target, loop)
-            return self._done(key, conn, await self._exchange(conn, raw, deadline))
+            try:
+                return self._done(key, conn, await self._send(conn, raw, deadline))
+            finally:
+                self._inflight.pop(conn, None)
         except TimeoutError:
             if conn is not None:
                 conn.close()
@@ -237,18 +242,15 @@ class Http1Pool:
                 conn.close()
             raise
 
-    async def _exchange(self, conn: _Connection, raw: bytes, deadline: float) -> _Answer:
-        """Send ``raw`` on ``conn``, in flight until ``deadline``: (status, body), _Closed,
+    def _send(self, conn: _Connection, raw: bytes, deadline: float) -> asyncio.Future[_Answer]:
+        """Send ``raw`` on ``conn``, in flight until ``deadline`` (the caller removes it
+        from ``_inflight`` when done): the future gets (status, body), _Closed,
         AttemptFailed, or TimeoutError from the sweep."""
         waiter = conn.send(raw, self.max_answer_bytes)
-        inflight = self._inflight
-        try:
-            inflight[conn] = deadline
-            if self._sweep_loop is not conn.loop:  # none armed (or left on a loop now gone)
-                self._arm(conn.loop)
-            return await waiter
-        finally:
-            inflight.pop(conn, None)
+        self._inflight[conn] = deadline
+        if self._sweep_loop is not conn.loop:  # none armed (or left on a loop now gone)
+            self._arm(conn.loop)
+        return waiter
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         self._sweep_loop = loop

@@ -302,7 +302,10 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
             raise NotFound("Model not available")
         gateway.check_max_tokens(chat_max_tokens(incoming.body))
         work = gateway.forward(incoming.body, model_type)  # the body as the user sent it
-        answer = await until_disconnect(work, incoming.disconnected)
+        if incoming.disconnected is None:
+            answer = await work  # the server cancels us if the user leaves
+        else:
+            answer = await until_disconnect(work, incoming.disconnected)
     except ClientGone:
         return Reply(CLIENT_CLOSED, b"")
     except TensorNodeError as exc:

@@ -9,7 +9,8 @@ no httpx or socket exception reaches the router. Tests can pass any :class:`Upst
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 import httpx
 
@@ -93,10 +94,13 @@ class MinerUpstream:
         self._plain = Http1Pool(max_answer_bytes=MAX_ANSWER_BYTES)
         self._tls = HttpxUpstream()
 
-    async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]:
+    def post_json(
+        self, url: str, body: bytes, *, timeout: float
+    ) -> Coroutine[Any, Any, tuple[int, bytes]]:
+        # a plain function handing over the right coroutine: one frame less per request
         if url.startswith("http://"):
-            return await self._plain.request("POST", url, body, timeout=timeout)
-        return await self._tls.post_json(url, body, timeout=timeout)
+            return self._plain.request("POST", url, body, timeout=timeout)
+        return self._tls.post_json(url, body, timeout=timeout)
 
     async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]:
         if url.startswith("http://"):
