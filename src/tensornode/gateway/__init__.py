@@ -11,6 +11,7 @@ keys.py           consumer API keys (sha256-hashed, cached lookups); models.py: 
 ratelimit.py      per-key token buckets
 openai_compat.py  OpenAI chat-completions schemas and translation; schemas.py: ours
 http_api.py       the chat endpoints' HTTP behaviour, framework-free
-asgi.py           the raw ASGI fast path serving the chat endpoints
+direct.py         the chat endpoints as direct routes of the coordinator's HTTP protocol
+asgi.py           the raw ASGI fast path serving the chat endpoints otherwise
 routes.py         FastAPI routes (docs, keys, models, status) and app wiring
 """
