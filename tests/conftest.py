@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["databases"]  # db_url, db: a migrated database per backend
+
 # Set before any test module builds Settings or spawns a child process (children inherit it).
 _SUITE_DATA_DIR = Path(tempfile.mkdtemp(prefix="tensornode-suite-"))
 os.environ["TENSORNODE_DATA_DIR"] = str(_SUITE_DATA_DIR)

@@ -98,16 +98,21 @@ async def test_a_stale_keep_alive_connection_is_replaced_transparently() -> None
         pool.close()
 
 
-async def test_timeouts_close_the_connection_and_failures_are_ours() -> None:
-    closed = asyncio.Event()
+def never_answering(hung_up: asyncio.Event) -> Handler:
+    """A miner that reads a request and never answers; sets ``hung_up`` when we close."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        await reader.read()  # never answers; returns when the client hangs up
-        closed.set()
+        await reader.read()  # returns when the client hangs up
+        hung_up.set()
 
+    return handler
+
+
+async def test_timeouts_close_the_connection_and_failures_are_ours() -> None:
+    closed = asyncio.Event()
     pool = Http1Pool(max_answer_bytes=8)
-    async with raw_server(handler) as (url, _):
+    async with raw_server(never_answering(closed)) as (url, _):
         with pytest.raises(AttemptFailed) as slow:
             await pool.request("POST", url + "/api/chat", b"{}", timeout=0.2)
         assert slow.value.timeout
@@ -157,15 +162,9 @@ async def _echo_after_delay(reader: asyncio.StreamReader, writer: asyncio.Stream
 
 async def test_a_miner_that_never_answers_times_out_on_the_sweep() -> None:
     hung_up = asyncio.Event()
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        await reader.read()  # never answers; returns when the client hangs up
-        hung_up.set()
-
     pool = Http1Pool(max_answer_bytes=1024)
     loop = asyncio.get_running_loop()
-    async with raw_server(handler) as (url, _):
+    async with raw_server(never_answering(hung_up)) as (url, _):
         started = loop.time()
         with pytest.raises(AttemptFailed, match=r"^no answer within 0\.3s$") as slow:
             # a sweep that never fires would leave this to wait_for's TimeoutError instead

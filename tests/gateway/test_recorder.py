@@ -4,19 +4,17 @@ attempts summed per miner and minute into miner_requests, and a failed write kep
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from factories import DB_BACKENDS, database_url, new_wallet
+from factories import new_wallet
 from tensornode.config import GatewaySettings
 from tensornode.db.metrics import LATENCY_BUCKETS_MS
 from tensornode.db.models import Account, Miner, MinerRequests
@@ -56,22 +54,6 @@ class FlakyDatabase:
             raise ConnectionRefusedError("database is down")
         async with self.db.session() as session:
             yield session
-
-
-@pytest.fixture(params=DB_BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(make_url(db_url))
-    database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _miners(db: Database, n: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""Fixtures of the database tests: a migrated database on SQLite and on PostgreSQL."""
+"""Shared fixtures (a pytest plugin, see conftest.py): a migrated database on SQLite and
+on PostgreSQL. A folder's conftest may define its own ``db_url`` or ``db`` instead."""
 
 from __future__ import annotations
 
