@@ -6,9 +6,8 @@ query, no percent-escapes) is answered by :class:`GatewayDirect` straight from t
 protocol, without an ASGI scope or cycle; a user who disconnects cancels the request
 (the protocol cancels its task, which closes the connection to the miner). Any other
 request, and any the protocol does not take directly, reaches the same behaviour through
-the raw ASGI fast path (asgi.py): both end in :func:`~tensornode.gateway.http_api.serve_chat`
-or :func:`~tensornode.gateway.http_api.serve_completion`, so the answers are the same but
-for the ``date`` header's second.
+the raw ASGI fast path (asgi.py): both end in :func:`~tensornode.gateway.http_api.serve_route`,
+so the answers are the same but for the ``date`` header's second.
 """
 
 from __future__ import annotations
@@ -17,16 +16,13 @@ from functools import partial
 
 from tensornode.coordinator.serving import DirectHandler, DirectRequest, DirectResponse
 from tensornode.gateway.http_api import (
-    CHAT,
-    COMPLETIONS,
     Incoming,
     Reply,
     body_too_large,
     chat_route,
     reply_headers,
     route_error_reply,
-    serve_chat,
-    serve_completion,
+    serve_route,
 )
 from tensornode.gateway.service import Gateway
 
@@ -53,10 +49,7 @@ class GatewayDirect:
             route = chat_route(url.decode("latin-1"))
             if route is None:
                 return None
-            if route == COMPLETIONS:
-                found = self._completion
-            else:
-                found = partial(self._chat, None if route == CHAT else route)
+            found = partial(self._serve, route)
             if len(self._handlers) < MAX_ROUTES:
                 self._handlers[url] = found
         return found
@@ -73,22 +66,12 @@ class GatewayDirect:
         client = request.client
         return Incoming(authorization, client[0] if client else None, request.body, None)
 
-    async def _chat(self, model_type: str | None, request: DirectRequest) -> DirectResponse:
-        incoming = self._incoming(request)
-        if incoming is None:
-            reply = route_error_reply(CHAT, body_too_large(self.gateway.config.max_body_bytes))
-        else:
-            reply = await serve_chat(self.gateway, incoming, model_type)
-        return _response(reply)
-
-    async def _completion(self, request: DirectRequest) -> DirectResponse:
+    async def _serve(self, route: str, request: DirectRequest) -> DirectResponse:
         incoming = self._incoming(request)
         if incoming is None:
             limit = self.gateway.config.max_body_bytes
-            reply = route_error_reply(COMPLETIONS, body_too_large(limit))
-        else:
-            reply = await serve_completion(self.gateway, incoming)
-        return _response(reply)
+            return _response(route_error_reply(route, body_too_large(limit)))
+        return _response(await serve_route(self.gateway, route, incoming))
 
 
 def _response(reply: Reply) -> DirectResponse:

@@ -111,19 +111,19 @@ class _Watch:
         self.task.cancel()
 
 
-async def until_disconnect(
+def until_disconnect(
     work: Awaitable[T], disconnected: Callable[[], Awaitable[None]] | None
-) -> T:
-    """Await ``work`` in this task; if the user disconnects first, cancel it (ClientGone).
+) -> Awaitable[T]:
+    """``work``, to await in this task; if the user disconnects first, it is cancelled
+    (ClientGone). With ``disconnected`` None (the server cancels the task itself when the
+    user leaves) it is ``work`` itself, not a frame more."""
+    return work if disconnected is None else _watched(work, disconnected)
 
-    With ``disconnected`` None (the server cancels the task itself) this is ``await work``.
 
-    This is the gateway's hot path, so it is cheap: the work runs in the request's own
+async def _watched(work: Awaitable[T], disconnected: Callable[[], Awaitable[None]]) -> T:
+    """This is the gateway's hot path, so it is cheap: the work runs in the request's own
     task, and the watcher (a task that cancels it) starts only if the work takes longer
-    than ``WATCH_AFTER_S``; most answers arrive first and cost one timer handle.
-    """
-    if disconnected is None:
-        return await work
+    than ``WATCH_AFTER_S``; most answers arrive first and cost one timer handle."""
     task = asyncio.current_task()
     assert task is not None
     watch = _Watch(task, disconnected)
@@ -153,11 +153,11 @@ def chat_route(path: str) -> str | None:
     return None
 
 
-async def serve_route(gateway: Gateway, route: str, incoming: Incoming) -> Reply:
-    """Answer a request to a :func:`chat_route`."""
+def serve_route(gateway: Gateway, route: str, incoming: Incoming) -> Awaitable[Reply]:
+    """Answer a request to a :func:`chat_route` (the endpoint's own coroutine)."""
     if route == COMPLETIONS:
-        return await serve_completion(gateway, incoming)
-    return await serve_chat(gateway, incoming, None if route == CHAT else route)
+        return serve_completion(gateway, incoming)
+    return serve_chat(gateway, incoming, None if route == CHAT else route)
 
 
 def route_error_reply(route: str, exc: TensorNodeError) -> Reply:
@@ -302,10 +302,7 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
             raise NotFound("Model not available")
         gateway.check_max_tokens(chat_max_tokens(incoming.body))
         work = gateway.forward(incoming.body, model_type)  # the body as the user sent it
-        if incoming.disconnected is None:
-            answer = await work  # the server cancels us if the user leaves
-        else:
-            answer = await until_disconnect(work, incoming.disconnected)
+        answer = await until_disconnect(work, incoming.disconnected)
     except ClientGone:
         return Reply(CLIENT_CLOSED, b"")
     except TensorNodeError as exc:
