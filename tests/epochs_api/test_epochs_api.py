@@ -103,8 +103,10 @@ async def test_cli_verifies_the_served_report_and_shows_rewards(
             verified = await tensornode("epoch", "verify", str(window.number), *url)
             earned = await tensornode("rewards", "--account", owner, *url)
             nobody = await tensornode("rewards", *url)
-            scores = await tensornode("scores", net.miners["echo"], *url)
-            board = await tensornode("leaderboard", *url)
+            # the round's epoch, not the running one: the test may cross an epoch's end
+            epoch = ("--epoch", str(window.number))
+            scores = await tensornode("scores", net.miners["echo"], *epoch, *url)
+            board = await tensornode("leaderboard", *epoch, *url)
     amount = next(p.amount for p in report.payouts if p.account == owner)
     assert verified.code == 0, verified.stderr
     assert f"epoch {window.number}: OK" in verified.stdout and report.hash in verified.stdout
@@ -115,3 +117,5 @@ async def test_cli_verifies_the_served_report_and_shows_rewards(
     assert "answers echoed the prompt on 8 challenges" in scores.stdout
     assert "quality" in scores.stdout and "why:" in scores.stdout
     assert board.code == 0 and "correct" in board.stdout
+    assert f"leaderboard - epoch {window.number}" in board.stdout
+    assert "so far" not in board.stdout  # an epoch named: its title does not say "so far"

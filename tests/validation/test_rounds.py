@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tensornode.config import Settings
+from tensornode.epochs.clock import epoch_at
 from tensornode.validation.models import ValidationRound
 from tensornode.validator.round import plan_round
 from tensornode.validator.scorers.embedding import EmbeddingScorer
@@ -18,11 +19,15 @@ from validation.conftest import Network, network
 BEHAVIOURS = ("correct", "slow", "wrong", "echo", "down")
 
 
-async def _validated(net: Network) -> None:
-    """One monitor pass (availability) and one in-process round."""
+async def _validated(net: Network) -> dict[str, int]:
+    """One monitor pass (availability) and one in-process round; the query parameters
+    that name the round's epoch (a test may cross an epoch's end)."""
     await net.app.state.monitor.run_once()
     rounds = await net.runtime.validator_loop.run_once()
     assert len(rounds) == 1 and len(rounds[0].miners) == len(BEHAVIOURS)
+    return {
+        "epoch": epoch_at(rounds[0].finished_at, net.core.settings.rewards.epoch_seconds).number
+    }
 
 
 async def test_leaderboard_ranks_honest_fast_miners_first(
@@ -31,11 +36,17 @@ async def test_leaderboard_ranks_honest_fast_miners_first(
     async with network(settings, embedder, BEHAVIOURS) as net:
         empty = (await net.client.get("/leaderboard", params={"subnet": "llm"})).json()
         assert {row["total"] for row in empty["data"]} == {0.0}  # listed before any round
-        await _validated(net)
-        resp = await net.client.get("/leaderboard", params={"subnet": "llm"})
+        epoch = await _validated(net)
+        resp = await net.client.get("/leaderboard", params={"subnet": "llm", **epoch})
+        later = {"subnet": "llm", "epoch": epoch["epoch"] + 1}
+        next_epoch = (await net.client.get("/leaderboard", params=later)).json()
+        bad_epoch = await net.client.get("/leaderboard", params={"epoch": -1})
         rounds = (await net.client.get("/validation/rounds", params={"subnet": "llm"})).json()
     assert resp.status_code == 200, resp.text
     board = resp.json()
+    assert board["epoch"] == epoch["epoch"] and next_epoch["epoch"] == epoch["epoch"] + 1
+    assert {row["probes"] for row in next_epoch["data"]} == {0}  # the round is not in it
+    assert bad_epoch.status_code == 422 and "error" in bad_epoch.json()
     by_name = {row["name"]: row for row in board["data"]}
     order = [row["name"] for row in board["data"]]
     assert order[:2] == ["correct", "slow"] and order[-1] == "down"
@@ -58,12 +69,14 @@ async def test_miner_scores_show_evidence_and_reasons(
     settings: Settings, embedder: EmbeddingScorer
 ) -> None:
     async with network(settings, embedder, BEHAVIOURS) as net:
-        await _validated(net)
-        echo = (await net.client.get(f"/miners/{net.miners['echo']}/scores")).json()
-        down = (await net.client.get(f"/miners/{net.miners['down']}/scores")).json()
-        good = (await net.client.get(f"/miners/{net.miners['correct']}/scores")).json()
+        epoch = await _validated(net)
+        echo = (await net.client.get(f"/miners/{net.miners['echo']}/scores", params=epoch)).json()
+        down = (await net.client.get(f"/miners/{net.miners['down']}/scores", params=epoch)).json()
+        good = (
+            await net.client.get(f"/miners/{net.miners['correct']}/scores", params=epoch)
+        ).json()
         page = await net.client.get(
-            f"/miners/{net.miners['wrong']}/scores", params={"limit": 3, "offset": 6}
+            f"/miners/{net.miners['wrong']}/scores", params={"limit": 3, "offset": 6, **epoch}
         )
         missing = await net.client.get("/miners/nope/scores")
     assert echo["current"]["probes"] == 8 and echo["evidence"]["count"] == 8

@@ -99,20 +99,26 @@ def scores(
 
 def leaderboard(
     subnet: Annotated[str, typer.Option(help="The subnet.")] = "llm",
+    epoch: Annotated[
+        int | None, typer.Option(min=0, help="Epoch (default: the running one).")
+    ] = None,
     coordinator: CoordinatorOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """The subnet's miners ranked by total score in the running epoch."""
+    """The subnet's miners ranked by total score in one epoch (default: the running one)."""
 
     async def action(api: CoordinatorClient) -> LeaderboardPublic:
-        board: LeaderboardPublic = await _get(api, LeaderboardPublic, "/leaderboard", subnet=subnet)
+        board: LeaderboardPublic = await _get(
+            api, LeaderboardPublic, "/leaderboard", subnet=subnet, epoch=epoch
+        )
         return board
 
     board = run(coordinator, None, None, action)
     if as_json:
         print_json(board)
         return
-    table = Table(title=f"{board.subnet} leaderboard - epoch {board.epoch} so far")
+    so_far = " so far" if epoch is None else ""
+    table = Table(title=f"{board.subnet} leaderboard - epoch {board.epoch}{so_far}")
     for column in ("#", "miner", "name", *COMPONENTS):
         table.add_column(column, justify="left" if column in ("miner", "name") else "right")
     for row in board.data:

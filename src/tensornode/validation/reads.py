@@ -76,9 +76,10 @@ class ValidationReads:
                 lambda s: window_scores(s, subnet, window.starts_at, window.ends_at, weights)
             )
 
-    async def leaderboard(self, subnet: str) -> LeaderboardPublic:
-        """The subnet's miners ranked by total over the running epoch so far."""
-        window = self.window()
+    async def leaderboard(self, subnet: str, epoch: int | None = None) -> LeaderboardPublic:
+        """The subnet's miners ranked by total over epoch ``epoch`` (default: the running
+        one, so far), computed from the stored evidence."""
+        window = self.window(epoch)
         scored = await self._scores(subnet, window)
         order = ranking(scored.scores)
         async with self.core.db.session() as session:

@@ -3,7 +3,7 @@
 Validators only (API key or session of a registered validator; 403 otherwise):
 ``GET /validation/targets?subnet=``, ``POST /validation/rounds``,
 ``POST /validation/manual``. Public: ``GET /validation/rounds``, ``GET /validators``,
-``GET /miners/{id}/scores``, ``GET /leaderboard?subnet=``, ``GET /epochs``,
+``GET /miners/{id}/scores``, ``GET /leaderboard?subnet=&epoch=``, ``GET /epochs``,
 ``GET /epochs/{n}`` (the stored report JSON, byte for byte, as ``tensornode epoch
 verify`` expects), ``GET /rewards?account=``.
 
@@ -173,9 +173,14 @@ async def miner_scores(
 
 
 @router.get("/leaderboard")
-async def leaderboard(reads: ReadsDep, subnet: Subnet = "llm") -> LeaderboardPublic:
-    """The subnet's miners ranked by total score in the running epoch so far (public)."""
-    return await reads.leaderboard(subnet)
+async def leaderboard(
+    reads: ReadsDep,
+    subnet: Subnet = "llm",
+    epoch: Annotated[int | None, Query(ge=0, description="default: the running epoch")] = None,
+) -> LeaderboardPublic:
+    """The subnet's miners ranked by total score in one epoch (default: the running one,
+    so far) (public)."""
+    return await reads.leaderboard(subnet, epoch)
 
 
 @router.get("/epochs")
