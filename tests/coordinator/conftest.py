@@ -20,6 +20,11 @@ from tensornode.coordinator.core import Coordinator
 from tensornode.db.models import VM
 from tensornode.providers.base import VMStatus
 
+ECHO = "llm=echo"
+"""The model of miners whose model does not matter to a test: a real ``tensornode miner
+serve`` process, ready in about 2 s where the tiny model's imports take about 9 s here.
+Tests that need the real model deploy ``llm=tiny``."""
+
 
 @pytest.fixture(params=DB_BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

@@ -13,6 +13,7 @@ from tensornode.coordinator.app import build_app
 from tensornode.coordinator.core import Coordinator
 
 from .conftest import (
+    ECHO,
     cleanup_with_fresh_core,
     latest_deployment,
     wait_active,
@@ -20,11 +21,13 @@ from .conftest import (
 )
 
 
-async def _deploy_with_miner(client: httpx.AsyncClient, who: dict[str, str]) -> dict:
+async def _deploy_with_miner(
+    client: httpx.AsyncClient, who: dict[str, str], model: str = ECHO
+) -> dict:
     resp = await client.post(
         "/deploy",
         headers=who,
-        json={"instanceName": "llm-miner-1", "miner": {"models": ["llm=tiny"], "port": 3000}},
+        json={"instanceName": "llm-miner-1", "miner": {"models": [model], "port": 3000}},
     )
     assert resp.status_code == 201, resp.text
     return dict(resp.json())
@@ -34,7 +37,7 @@ async def test_deploy_with_miner_spec_ends_healthy_and_serves(
     client: httpx.AsyncClient, core: Coordinator
 ) -> None:
     who = wallet(new_wallet())
-    body = await _deploy_with_miner(client, who)
+    body = await _deploy_with_miner(client, who, "llm=tiny")  # the real model, end to end
     vm_id = body["deployment"]["vmId"]
     assert body["deployment"]["vmName"] == "llm-miner-1"
     assert [d["state"] for d in body["minerDeployments"]] == ["queued"]
@@ -111,7 +114,7 @@ async def test_new_deploy_replaces_the_previous_one(
     vm_id = (await _deploy_with_miner(client, who))["deployment"]["vmId"]
     await wait_active(client, vm_id, who)
     # replace it while the first one may still be building or starting
-    resp = await client.post(f"/vms/{vm_id}/miner", headers=who, json={"models": ["llm=tiny"]})
+    resp = await client.post(f"/vms/{vm_id}/miner", headers=who, json={"models": [ECHO]})
     assert resp.status_code == 202
     await core.jobs.drain()
     deps = (await client.get(f"/vms/{vm_id}/deployments", headers=who)).json()["data"]

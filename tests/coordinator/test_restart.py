@@ -14,7 +14,7 @@ from tensornode.coordinator.core import Coordinator
 from tensornode.db.models import Deployment
 from tensornode.runtimes.base import DeploymentState
 
-from .conftest import client_for, running_app, wait_active
+from .conftest import ECHO, client_for, running_app, wait_active
 
 
 async def _health(endpoint: str) -> int:
@@ -35,7 +35,7 @@ async def test_restart_keeps_vms_and_readopts_miners(settings: Settings) -> None
     who = wallet(new_wallet())
     async with running_app(settings, cleanup=False) as app, client_for(app) as client:
         resp = await client.post(
-            "/deploy", headers=who, json={"instances": 2, "miner": {"models": ["llm=tiny"]}}
+            "/deploy", headers=who, json={"instances": 2, "miner": {"models": [ECHO]}}
         )
         assert resp.status_code == 201
         idle = (await client.post("/deploy", headers=who, json={})).json()["deployment"]["vmId"]
@@ -90,7 +90,7 @@ async def test_deployment_caught_building_is_run_again(settings: Settings) -> No
         async with core.db.session() as session:
             dep = Deployment(
                 vm_id=vm_id, runtime="builtin", source="builtin", port=3000, public_port=3000,
-                models=["llm=tiny"], env={}, state=DeploymentState.BUILDING.value,
+                models=[ECHO], env={}, state=DeploymentState.BUILDING.value,
             )  # fmt: skip
             session.add(dep)
     async with running_app(settings) as app, client_for(app) as client:

@@ -14,10 +14,12 @@ from tensornode.coordinator.core import Coordinator
 from tensornode.errors import NotFound
 from tensornode.runtimes.base import DeploymentState
 
+from .conftest import ECHO
+
 
 async def _healthy_miner(client: httpx.AsyncClient, core: Coordinator) -> tuple[str, dict]:
     who = wallet(new_wallet())
-    resp = await client.post("/deploy", headers=who, json={"miner": {"models": ["llm=tiny"]}})
+    resp = await client.post("/deploy", headers=who, json={"miner": {"models": [ECHO]}})
     vm_id = resp.json()["deployment"]["vmId"]
     await core.jobs.drain()
     vm = (await client.get(f"/vms/{vm_id}", headers=who)).json()

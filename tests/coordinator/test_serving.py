@@ -98,32 +98,55 @@ def post(path: str, body: bytes, *extra: str, version: str = "1.1") -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def read_response(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response: status, headers (lower-case names), body (de-chunked)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
+Response = tuple[int, dict[str, str], bytes]
+
+
+def read_responses(conn: socket.socket, count: int) -> list[Response]:
+    """``count`` responses in a row (pipelined answers may arrive in one read): status,
+    headers (lower-case names), body (de-chunked). No byte may follow the last one."""
+    buffer, answers = b"", []
+    while len(answers) < count:
+        parsed = _parse_response(buffer)
+        if parsed is None:
+            chunk = conn.recv(65536)
+            assert chunk, f"connection closed before a whole response: {buffer!r}"
+            buffer += chunk
+            continue
+        answer, buffer = parsed
+        answers.append(answer)
+    assert buffer == b"", f"more bytes than {count} response(s): {buffer!r}"
+    return answers
+
+
+def read_response(conn: socket.socket) -> Response:
+    """One response, and nothing after it."""
+    return read_responses(conn, 1)[0]
+
+
+def _parse_response(data: bytes) -> tuple[Response, bytes] | None:
+    """The first whole response in ``data`` and the bytes after it, or None if incomplete."""
+    head, found, rest = data.partition(b"\r\n\r\n")
+    if not found:
+        return None
     lines = head.decode().split("\r\n")
     status = int(lines[0].split()[1])
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     if "content-length" in headers:
         length = int(headers["content-length"])
-        while len(rest) < length:
-            rest += conn.recv(65536)
-        assert len(rest) == length, "more bytes than one response"
-        return status, headers, rest
-    assert headers.get("transfer-encoding") == "chunked"
-    while not rest.endswith(b"0\r\n\r\n"):
-        rest += conn.recv(65536)
+        if len(rest) < length:
+            return None
+        return (status, headers, rest[:length]), rest[length:]
+    assert headers.get("transfer-encoding") == "chunked", headers
     body, pos = b"", 0
     while True:
-        end = rest.index(b"\r\n", pos)
+        end = rest.find(b"\r\n", pos)
+        if end < 0:
+            return None
         size = int(rest[pos:end], 16)
+        if len(rest) < end + 2 + size + 2:
+            return None
         if size == 0:
-            return status, headers, body
+            return (status, headers, body), rest[end + 4 :]
         body += rest[end + 2 : end + 2 + size]
         pos = end + 2 + size + 2
 
@@ -199,7 +222,7 @@ def test_pipelined_requests_are_answered_in_order_whichever_way_they_go(
 ) -> None:
     with connect(server) as conn:
         conn.sendall(post("/direct", b"1") + post("/asgi", b"2") + post("/direct", b"3"))
-        answers = [read_response(conn)[2] for _ in range(3)]
+        answers = [body for _, _, body in read_responses(conn, 3)]
     # in order; the third arrived behind an unfinished answer, so uvicorn queued it
     assert answers == [b"direct 1", b"asgi /asgi 2", b"asgi /direct 3"]
 

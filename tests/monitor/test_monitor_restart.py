@@ -48,7 +48,7 @@ async def deploy_miner(core: Coordinator) -> tuple[Miner, Deployment]:
     (vm,) = await core.vms.create(
         WALLET, name="m1", constraints=Constraints(), open_ports=None, instances=1
     )
-    await core.deployments.deploy_builtin(vm.id, ["llm=tiny"])
+    await core.deployments.deploy_builtin(vm.id, ["llm=echo"])  # the model does not matter here
     await core.jobs.wait(vm.id)
     async with core.db.session() as session:
         miner = await session.scalar(select(Miner).where(Miner.vm_id == vm.id))
