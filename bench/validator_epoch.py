@@ -1,6 +1,6 @@
 """Benchmark: one validation round against many simulated miners on loopback.
 
-The miners (``tensornode.validator.sim``, a mostly honest population with wrong, echoing,
+The miners (``tensornode.scoring.sim``, a mostly honest population with wrong, echoing,
 flaky and old-key miners) run in a child process, one port each, so they do not share
 the validator's event loop. The validator runs ``run_round`` with the llm subnet's
 8 challenges per miner and the real MiniLM embedding scorer (loaded and warmed before the
@@ -25,14 +25,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tensornode.validator import (
+from tensornode.scoring import (
     MinerTarget,
     RoundOptions,
     make_probe_client,
     run_round,
     score_epoch,
 )
-from tensornode.validator.scorers.embedding import EmbeddingScorer
+from tensornode.scoring.scorers.embedding import EmbeddingScorer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,7 +50,7 @@ async def bench(
 ) -> dict[str, object]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     farm = subprocess.Popen(
-        [sys.executable, "-m", "tensornode.validator.sim", str(miners)],
+        [sys.executable, "-m", "tensornode.scoring.sim", str(miners)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from tensornode.db.models import Account, utcnow
-from tensornode.validation.models import ValidationResult, ValidationRound
+from tensornode.scoring.network.models import ValidationResult, ValidationRound
 
 from .chat_miner import serve_chat_miner
 from .conftest import add_miner, gateway_of

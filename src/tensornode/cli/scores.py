@@ -22,8 +22,9 @@ from tensornode.cli.api import (
 )
 from tensornode.cli.common import console, fail
 from tensornode.client import DEFAULT_URL, CoordinatorClient
+from tensornode.epochs.schemas import RewardsPublic
 from tensornode.errors import UpstreamError
-from tensornode.validation.schemas import LeaderboardPublic, MinerScoresPublic, RewardsPublic
+from tensornode.scoring.network.schemas import LeaderboardPublic, MinerScoresPublic
 
 COMPONENTS = ("quality", "speed", "availability", "participation", "total")
 

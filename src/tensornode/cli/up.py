@@ -33,7 +33,7 @@ from tensornode.client import CoordinatorClient
 from tensornode.config import Settings
 from tensornode.contracts.coordinator import VMPublic
 from tensornode.errors import ConfigurationError, TensorNodeError
-from tensornode.validation.runtime import with_dev_network_pace
+from tensornode.scoring.network.runtime import with_dev_network_pace
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 It signs in with an API key of an account the coordinator registered as a validator
 (``tensornode coordinator validator add ACCOUNT`` on the coordinator's side), probes
-the miners the coordinator lists, and submits each round (see validation/remote.py).
+the miners the coordinator lists, and submits each round (see scoring/network/remote.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from tensornode.cli.api import ApiKeyOption, CoordinatorOption, WalletOption
 from tensornode.cli.common import cli_settings, console, one_line_errors
 from tensornode.cli.wallet_store import stored_session_token
 from tensornode.client import DEFAULT_URL, CoordinatorClient
-from tensornode.validation.remote import run_validator
-from tensornode.validation.schemas import RoundPublic
+from tensornode.scoring.network.remote import run_validator
+from tensornode.scoring.network.schemas import RoundPublic
 
 app = typer.Typer(help="Validate miners: probe them and submit rounds.", no_args_is_help=True)
 

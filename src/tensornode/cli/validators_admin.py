@@ -19,7 +19,7 @@ from tensornode.coordinator.accounts import get_or_create_account, validate_wall
 from tensornode.db.models import utcnow
 from tensornode.db.session import Database
 from tensornode.errors import NotFound
-from tensornode.validation.models import ValidatorAccount
+from tensornode.scoring.network.models import ValidatorAccount
 
 app = typer.Typer(help="Accounts allowed to validate.", no_args_is_help=True)
 Account = Annotated[str, typer.Argument(help="The Hedera account id, e.g. 0.0.123456.")]

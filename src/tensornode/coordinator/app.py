@@ -26,6 +26,8 @@ from tensornode.coordinator.routers import deploy, miners, vm_miner, vms
 from tensornode.coordinator.routers.auth import install_auth
 from tensornode.coordinator.routers.ui import install_ui
 from tensornode.coordinator.services.miners import MinerCheckFailed
+from tensornode.epochs.routes import attach_epochs
+from tensornode.epochs.routes import router as epochs_router
 from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
 from tensornode.gateway.asgi import FrontedApp
 from tensornode.gateway.routes import attach_gateway, gateway_running
@@ -34,9 +36,9 @@ from tensornode.monitor.routes import attach_monitor, monitor_running
 from tensornode.monitor.routes import router as monitor_router
 from tensornode.providers.base import Provider
 from tensornode.runtimes.base import Runtime
-from tensornode.validation.routes import attach_validation
-from tensornode.validation.routes import router as validation_router
-from tensornode.validation.runtime import validation_running
+from tensornode.scoring.network.routes import attach_validation
+from tensornode.scoring.network.routes import router as validation_router
+from tensornode.scoring.network.runtime import validation_running
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +129,10 @@ def build_app(
     app.include_router(monitor_router)
     gateway = attach_gateway(app, core, registry=monitor.metrics.registry)  # gateway/routes.py
     app.include_router(gateway_router)
-    validation = attach_validation(app, core)  # validation/routes.py
+    validation = attach_validation(app, core)  # scoring/network/routes.py
     app.include_router(validation_router)
+    attach_epochs(app, validation)  # epochs/routes.py
+    app.include_router(epochs_router)
     for router in (deploy.router, vms.router, vm_miner.router, miners.router):
         app.include_router(router)
     install_ui(app)  # web pages at / and /ui/..., /static

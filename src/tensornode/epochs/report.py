@@ -24,8 +24,8 @@ from pydantic_core import to_jsonable_python
 
 from tensornode.config import HEDERA_ACCOUNT_PATTERN, RewardsSettings
 from tensornode.epochs.clock import EpochWindow
+from tensornode.epochs.split import PayoutKind, SplitPercents, score_weight, split_emission
 from tensornode.errors import InvalidInput, TensorNodeError
-from tensornode.rewards.split import PayoutKind, SplitPercents, score_weight, split_emission
 
 REPORT_VERSION: Literal[1] = 1
 SHA256_PATTERN = r"^[0-9a-f]{64}$"

@@ -2,7 +2,7 @@
 
 Each miner's total (``0.4·quality + 0.3·speed + 0.2·availability + 0.1·participation``)
 over the last ``score_window_s``, computed by the validator's own
-:func:`~tensornode.validation.scores.window_scores` from the stored evidence, so routing
+:func:`~tensornode.scoring.network.scores.window_scores` from the stored evidence, so routing
 and rewards rank miners alike. The computation reads many rows, so it runs at most every
 ``score_refresh_s`` in a worker thread on a blocking engine of its own, never on the
 event loop that serves requests; until it first succeeds (and for miners it has no
@@ -80,8 +80,8 @@ class ValidatorScores:
 
     def _compute_with(self, engine: Engine) -> dict[str, float]:
         from tensornode.ledger.database import session_factory
-        from tensornode.validation.scores import window_scores
-        from tensornode.validator.factory import subnet_from_settings
+        from tensornode.scoring.factory import subnet_from_settings
+        from tensornode.scoring.network.scores import window_scores
 
         end = utcnow()
         start = end - timedelta(seconds=self.settings.gateway.score_window_s)

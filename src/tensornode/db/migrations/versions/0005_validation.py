@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the validation tables (see tensornode/validation/models.py)."""
+    """Create the validation tables (see tensornode/scoring/network/models.py)."""
     op.create_table(
         "validators",
         sa.Column("account_id", sa.String(length=40), nullable=False),

@@ -1,0 +1,128 @@
+"""The epoch scheduler: every ``rewards.settle_interval_s``, settles what is due with
+:meth:`EpochService.settle_due` in a worker thread (the ledger is synchronous), on a
+:class:`LocalLedger` over the coordinator's database. Its ``collect(window)`` freezes the
+window's scores from the stored evidence (:mod:`tensornode.scoring.network.scores`): every
+miner with evidence or health probes in the window and its owner's account, and the
+validators that completed rounds in it. ``await scheduler.run_once(now)`` is one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from tensornode.db.models import Miner, utcnow
+from tensornode.epochs.clock import EpochWindow
+from tensornode.epochs.report import EpochReport, MinerResult
+from tensornode.epochs.service import EpochInputs, EpochService
+from tensornode.ledger.database import database_errors, session_factory, sync_engine
+from tensornode.ledger.local import LocalLedger
+from tensornode.periodic import Periodic
+from tensornode.scoring.network.models import ValidationRound
+from tensornode.scoring.network.scores import window_scores
+
+if TYPE_CHECKING:
+    from tensornode.scoring.network.runtime import ValidationRuntime
+
+log = logging.getLogger(__name__)
+
+
+class EpochScheduler:
+    """Settles ended epochs on the clock (see the module docstring)."""
+
+    def __init__(
+        self, runtime: ValidationRuntime, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.core.settings
+        self.clock = clock
+        self.engine = sync_engine(runtime.core.db.url)
+        self.sessions = session_factory(self.engine)
+        self.ledger = LocalLedger(self.sessions, dev_mode=self.settings.dev_mode)
+        self.service = EpochService(self.sessions, self.ledger, self.settings.rewards, self.collect)
+        self._engine_lock = threading.Lock()
+        self._closed = False
+        self._periodic = Periodic(
+            "tensornode-epochs", self.settings.rewards.settle_interval_s, self.run_once
+        )
+
+    async def run_once(self, now: datetime | None = None) -> list[EpochReport]:
+        """Settle what is due at ``now`` (default: the clock); the reports settled."""
+        return await asyncio.to_thread(self._settle_due, now or self.clock())
+
+    def _settle_due(self, now: datetime) -> list[EpochReport]:
+        # the lock lets close() wait for a settlement still running in its worker thread
+        # (cancelling the awaiting task does not stop the thread) before disposing
+        with self._engine_lock:
+            if self._closed:
+                return []
+            return self.service.settle_due(now)
+
+    def collect(self, window: EpochWindow) -> EpochInputs:
+        """The window's frozen miner scores and the validators that completed rounds."""
+        rewards = self.settings.rewards
+        unpayable = {rewards.pool_account}
+        miners: list[MinerResult] = []
+        with database_errors("validation"), self.sessions() as session:
+            subnets = set(self.settings.validator.subnets) | set(
+                session.scalars(
+                    select(ValidationRound.subnet)
+                    .where(
+                        ValidationRound.finished_at >= window.starts_at,
+                        ValidationRound.finished_at < window.ends_at,
+                    )
+                    .distinct()
+                )
+            )
+            for name in sorted(subnets):
+                weights = self.runtime.service.subnet(name).weights
+                scored = window_scores(
+                    session, name, window.starts_at, window.ends_at, weights, list_active=False
+                )
+                owners: dict[str, str] = {
+                    miner_id: owner
+                    for miner_id, owner in session.execute(
+                        select(Miner.id, Miner.owner_id).where(Miner.id.in_(list(scored.scores)))
+                    )
+                }
+                for miner_id, score in scored.scores.items():
+                    owner = owners.get(miner_id)
+                    if owner is None or owner in unpayable:
+                        log.warning(
+                            "epoch %d: miner %s has no payable owner", window.number, miner_id
+                        )
+                        continue
+                    miners.append(MinerResult.from_score(miner_id, owner, score))
+            validators = sorted(
+                set(
+                    session.scalars(
+                        select(ValidationRound.validator_id).where(
+                            ValidationRound.finished_at >= window.starts_at,
+                            ValidationRound.finished_at < window.ends_at,
+                        )
+                    )
+                )
+                - unpayable
+            )
+        return EpochInputs(miners=miners, validators=validators)
+
+    def balance(self, account: str) -> int:
+        return self.ledger.balance(account)
+
+    def start(self) -> None:
+        self._periodic.start()
+
+    async def close(self) -> None:
+        await self._periodic.close()
+        await asyncio.to_thread(self._dispose)
+
+    def _dispose(self) -> None:
+        with self._engine_lock:
+            self._closed = True
+            self.engine.dispose()

@@ -1,0 +1,43 @@
+"""Challenge families (one module each) and their registry.
+
+A new family is a module exposing ``FAMILY = Family(name, generate, solve, check)`` and a
+line in :data:`FAMILIES`; a subnet names the families it mixes (``subnets/llm.py``).
+"""
+
+from __future__ import annotations
+
+from tensornode.scoring.challenges import (
+    arithmetic,
+    counting,
+    extraction,
+    open_questions,
+    sorting,
+    strings,
+    units,
+)
+from tensornode.scoring.challenges.base import Family, Task
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        counting.FAMILY,
+        sorting.FAMILY,
+        strings.FAMILY,
+        extraction.FAMILY,
+        units.FAMILY,
+        open_questions.FAMILY,
+        arithmetic.FAMILY,  # last: its solver is the least specific
+    )
+}
+
+
+def solve_prompt(prompt: str) -> str | None:
+    """The right answer to any prompt a family generated (the reference miner's brain)."""
+    for family in FAMILIES.values():
+        answer = family.solve(prompt)
+        if answer is not None:
+            return answer
+    return None
+
+
+__all__ = ["FAMILIES", "Family", "Task", "solve_prompt"]

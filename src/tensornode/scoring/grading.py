@@ -1,0 +1,193 @@
+"""Turning a round's probe results into evidence: penalties, scorers, speed credit.
+
+Order of judgement for one (challenge, miner):
+
+1. no answer in time -> ``timeout``; refused, non-200, not JSON, no answer key -> ``error``;
+2. empty answer, echo of the prompt -> ``penalty``;
+3. open challenge: an answer several miners share verbatim -> ``penalty`` (copying);
+4. the family's checker (verifiable) or embedding similarity / the judge (open);
+   ``pass`` from the subnet's threshold, ``fail`` below it.
+
+Speed is then credited to passes only: ``min(1, median / latency)`` with the median of
+the passing answers' latencies for that challenge. It is scale-free (a long open answer
+and a one-number answer are judged against their own median), gives full credit at or
+below the median (so jitter among fast miners does not matter) and halves at twice the
+median. Non-passing answers get no speed credit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from tensornode.scoring.challenges import FAMILIES
+from tensornode.scoring.penalties import echoes_prompt, find_copies, is_empty
+from tensornode.scoring.schemas import Challenge, Evidence, Outcome, ProbeResult, Verdict
+from tensornode.scoring.scorers.judge import JudgeScorer
+
+
+class Embedder(Protocol):
+    """Scores ``(reference, answer)`` pairs (the :class:`EmbeddingScorer` shape)."""
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> list[Outcome]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GradingOptions:
+    """Knobs of the penalties and the evidence (defaults from ``ValidatorSettings``)."""
+
+    pass_threshold: float = 0.5
+    copy_min_words: int = 6
+    copy_min_group: int = 2
+    evidence_chars: int = 200
+    judge_concurrency: int = 8
+
+
+def _truncate(answer: str | None, limit: int) -> str | None:
+    if answer is None or len(answer) <= limit:
+        return answer
+    return answer[: limit - 1] + "\u2026"
+
+
+def _preliminary(challenge: Challenge, probe: ProbeResult) -> tuple[float, Verdict, str] | None:
+    """The verdict reached before scoring, or ``None`` when the answer needs scoring."""
+    if probe.status == "timeout":
+        return 0.0, "timeout", probe.error or "timed out"
+    if probe.status == "error" or probe.answer is None:
+        return 0.0, "error", probe.error or "no answer"
+    if is_empty(probe.answer):
+        return 0.0, "penalty", "empty answer"
+    if echoes_prompt(challenge.prompt, probe.answer):
+        return 0.0, "penalty", "answer echoes the prompt"
+    return None
+
+
+async def grade_round(
+    round_id: str,
+    challenges: Sequence[Challenge],
+    probes: Mapping[str, Sequence[ProbeResult]],
+    *,
+    embedder: Embedder | None,
+    judge: JudgeScorer | None,
+    options: GradingOptions,
+) -> tuple[list[Evidence], dict[str, float | None]]:
+    """Evidence for every probe of a round (``probes``: challenge id -> results) and the
+    per-challenge median latency of passing answers."""
+    verdicts: dict[tuple[str, str], tuple[float, Verdict, str]] = {}
+    pending: list[tuple[Challenge, ProbeResult]] = []
+    for ch in challenges:
+        results = probes[ch.id]
+        for p in results:
+            early = _preliminary(ch, p)
+            if early is not None:
+                verdicts[(ch.id, p.miner_id)] = early
+            elif not ch.open:
+                check = FAMILIES[ch.family].check
+                assert check is not None  # verifiable families always have a checker
+                out = check(ch.expected, p.answer or "")
+                verdicts[(ch.id, p.miner_id)] = _judged(out, options.pass_threshold)
+        if ch.open:
+            pending += _copy_checked(ch, results, verdicts, options)
+    for (ch, p), out in zip(
+        pending, await _score_open(pending, embedder, judge, options), strict=True
+    ):
+        verdicts[(ch.id, p.miner_id)] = _judged(out, options.pass_threshold)
+    return _with_speed(round_id, challenges, probes, verdicts, options)
+
+
+def _judged(out: Outcome, threshold: float) -> tuple[float, Verdict, str]:
+    return out.score, "pass" if out.score >= threshold else "fail", out.reason
+
+
+def _copy_checked(
+    ch: Challenge,
+    results: Sequence[ProbeResult],
+    verdicts: dict[tuple[str, str], tuple[float, Verdict, str]],
+    options: GradingOptions,
+) -> list[tuple[Challenge, ProbeResult]]:
+    """Mark copy groups among the unjudged answers; return the rest for scoring."""
+    open_answers = {
+        p.miner_id: p.answer or "" for p in results if (ch.id, p.miner_id) not in verdicts
+    }
+    copies = find_copies(
+        open_answers, min_words=options.copy_min_words, min_group=options.copy_min_group
+    )
+    rest = []
+    for p in results:
+        if p.miner_id in copies:
+            n = copies[p.miner_id] - 1
+            verdicts[(ch.id, p.miner_id)] = (
+                0.0,
+                "penalty",
+                f"copying: the same answer as {n} other miner{'s' if n != 1 else ''}",
+            )
+        elif p.miner_id in open_answers:
+            rest.append((ch, p))
+    return rest
+
+
+async def _score_open(
+    pending: Sequence[tuple[Challenge, ProbeResult]],
+    embedder: Embedder | None,
+    judge: JudgeScorer | None,
+    options: GradingOptions,
+) -> list[Outcome]:
+    """Judge when configured, else embedding similarity (one batch, off the event loop)."""
+    if not pending:
+        return []
+    if judge is not None:
+        gate = asyncio.Semaphore(options.judge_concurrency)
+
+        async def one(ch: Challenge, p: ProbeResult) -> Outcome:
+            async with gate:
+                return await judge.score(ch.question or ch.prompt, ch.expected, p.answer or "")
+
+        return list(await asyncio.gather(*(one(ch, p) for ch, p in pending)))
+    if embedder is None:
+        from tensornode.scoring.scorers.embedding import EmbeddingScorer
+
+        embedder = EmbeddingScorer()
+    pairs = [(ch.expected, p.answer or "") for ch, p in pending]
+    return await asyncio.to_thread(embedder.score, pairs)
+
+
+def _with_speed(
+    round_id: str,
+    challenges: Sequence[Challenge],
+    probes: Mapping[str, Sequence[ProbeResult]],
+    verdicts: Mapping[tuple[str, str], tuple[float, Verdict, str]],
+    options: GradingOptions,
+) -> tuple[list[Evidence], dict[str, float | None]]:
+    evidence: list[Evidence] = []
+    medians: dict[str, float | None] = {}
+    for ch in challenges:
+        rows = []
+        for p in probes[ch.id]:
+            score, verdict, reason = verdicts[(ch.id, p.miner_id)]
+            rows.append(
+                Evidence(
+                    round_id=round_id,
+                    challenge_id=ch.id,
+                    challenge_hash=ch.hash,
+                    family=ch.family,
+                    miner_id=p.miner_id,
+                    status=p.status,
+                    answer=_truncate(p.answer, options.evidence_chars),
+                    latency_s=None if p.latency_s is None else round(p.latency_s, 6),
+                    score=round(score, 4),
+                    verdict=verdict,
+                    reason=reason,
+                )
+            )
+        passing = [e.latency_s for e in rows if e.passed and e.latency_s is not None]
+        median = statistics.median(passing) if passing else None
+        medians[ch.id] = median
+        for e in rows:
+            if e.passed and median is not None and e.latency_s is not None:
+                speed = 1.0 if e.latency_s <= median else median / e.latency_s
+                e = replace(e, speed=round(speed, 4))
+            evidence.append(e)
+    return evidence, medians

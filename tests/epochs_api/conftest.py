@@ -1,5 +1,0 @@
-"""The validation suite's fixtures (coordinator, scripted miners, MiniLM, databases)."""
-
-from validation.conftest import db_url, embedder
-
-__all__ = ["db_url", "embedder"]

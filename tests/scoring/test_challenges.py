@@ -1,0 +1,83 @@
+"""Challenge families: generated tasks are solvable, checkable, fresh per seed, committed."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from tensornode.scoring import get_subnet, plan_round
+from tensornode.scoring.challenges import FAMILIES, solve_prompt
+from tensornode.scoring.challenges.open_questions import load_questions
+from tensornode.scoring.schemas import challenge_hash
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_generated_task_is_solved_by_its_solver_and_passes_its_checker(name: str) -> None:
+    family = FAMILIES[name]
+    for seed in range(200):
+        task = family.generate(random.Random(seed))
+        answer = solve_prompt(task.prompt)
+        assert answer == task.expected, task.prompt
+        if family.check is not None:
+            assert family.check(task.expected, answer).score == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FAMILIES.items() if not f.open))
+def test_a_wrong_answer_fails_every_verifiable_family(name: str) -> None:
+    family = FAMILIES[name]
+    assert family.check is not None
+    for seed in range(50):
+        task = family.generate(random.Random(seed))
+        assert family.check(task.expected, "I am not sure about that.").score == 0.0
+
+
+def test_the_shipped_open_questions_are_sixty_distinct_and_complete() -> None:
+    questions = load_questions()
+    assert len(questions) >= 60
+    assert len({q.question for q in questions}) == len(questions)
+    assert len({q.id for q in questions}) == len(questions)
+    for q in questions:
+        assert q.question.endswith("?") and len(q.reference.split()) >= 5
+        assert q.paraphrase != q.reference
+
+
+def test_the_same_seed_plans_the_same_round() -> None:
+    llm = get_subnet("llm")
+    assert plan_round(llm, 42) == plan_round(llm, 42)
+
+
+def test_different_seeds_plan_different_prompts_answers_and_salts() -> None:
+    llm = get_subnet("llm")
+    a, b = plan_round(llm, 1), plan_round(llm, 2)
+    assert not {c.prompt for c in a} & {c.prompt for c in b}
+    assert a[0].salt != b[0].salt
+    assert {c.id for c in a}.isdisjoint({c.id for c in b})
+
+
+def test_open_prompts_vary_their_wording_across_rounds() -> None:
+    llm = get_subnet("llm")
+    prompts = {c.prompt for seed in range(40) for c in plan_round(llm, seed) if c.open}
+    by_question: dict[str, set[str]] = {}
+    for prompt in prompts:
+        question = next(q.question for q in load_questions() if q.question in prompt)
+        by_question.setdefault(question, set()).add(prompt)
+    assert max(len(v) for v in by_question.values()) >= 2
+
+
+def test_a_round_follows_the_llm_mix_and_commits_to_each_challenge() -> None:
+    challenges = plan_round(get_subnet("llm"), 7)
+    families = sorted(c.family for c in challenges)
+    assert families == sorted(
+        ["open", "open", "arithmetic", "counting", "sorting", "strings", "extraction", "units"]
+    )
+    for c in challenges:
+        assert c.hash == challenge_hash(c.salt, c.prompt, c.expected)
+        assert c.verify(c.hash)
+        assert not c.verify(challenge_hash(c.salt, c.prompt, c.expected + "x"))
+
+
+def test_extraction_expected_answer_is_a_json_object_with_four_fields() -> None:
+    task = FAMILIES["extraction"].generate(random.Random(3))
+    assert set(json.loads(task.expected)) == {"name", "age", "city", "job"}

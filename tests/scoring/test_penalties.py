@@ -1,0 +1,44 @@
+"""Penalty rules: empty answers, prompt echoes, copy groups on open prompts."""
+
+from __future__ import annotations
+
+from tensornode.scoring.penalties import echoes_prompt, find_copies, is_empty
+
+PROMPT = "Quick one: What is photosynthesis? Answer in one or two sentences."
+
+
+def test_whitespace_is_an_empty_answer() -> None:
+    assert is_empty("  \n\t") and not is_empty(" ok ")
+
+
+def test_the_prompt_itself_or_most_of_it_is_an_echo() -> None:
+    assert echoes_prompt(PROMPT, PROMPT)
+    assert echoes_prompt(PROMPT, PROMPT.upper() + "!!")
+    assert echoes_prompt(PROMPT, "What is photosynthesis? Answer in one or two sentences.")
+    assert echoes_prompt(PROMPT, PROMPT + " Sure.")
+    assert echoes_prompt(PROMPT, PROMPT.replace("sentences", "sentence"))
+
+
+def test_an_answer_that_restates_the_question_is_not_an_echo() -> None:
+    answer = (
+        "What is photosynthesis? It is how plants turn light, water and carbon dioxide into "
+        "sugar and oxygen."
+    )
+    assert not echoes_prompt(PROMPT, answer)
+    assert not echoes_prompt(PROMPT, "photosynthesis")
+    sorting = "Sort these numbers in ascending order: 3, 7, 19, 42. Reply with the sorted list."
+    assert not echoes_prompt(sorting, "3, 7, 19, 42")
+
+
+def test_identical_long_answers_form_a_copy_group() -> None:
+    shared = "Plants use light to turn water and carbon dioxide into sugar."
+    answers = {
+        "a": shared,
+        "b": shared.upper() + "  ",
+        "c": "Photosynthesis makes sugar from light, water and CO2 in plants.",
+        "d": "Paris.",
+        "e": "Paris.",
+    }
+    assert find_copies(answers) == {"a": 2, "b": 2}
+    assert find_copies(answers, min_group=3) == {}
+    assert find_copies(answers, min_words=1) == {"a": 2, "b": 2, "d": 2, "e": 2}
