@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tensornode.errors import UpstreamError
-from tensornode.ledger.base import HistoryEntry, Receipt
+from tensornode.ledger.base import (
+    BatchResult,
+    HistoryEntry,
+    Receipt,
+    TransferOrder,
+    transfer_each,
+)
 from tensornode.ledger.local import LocalLedger
 
 
@@ -14,6 +22,7 @@ class PayeeRefusingLedger:
     def __init__(self, inner: LocalLedger, refusing: set[str]) -> None:
         self.inner = inner
         self.refusing = refusing
+        self.max_batch = inner.max_batch
 
     def balance(self, account: str) -> int:
         return self.inner.balance(account)
@@ -35,12 +44,18 @@ class PayeeRefusingLedger:
             source, destination, amount, idempotency_key=idempotency_key, memo=memo
         )
 
+    def transfer_batch(
+        self, source: str, orders: Sequence[TransferOrder], *, batch_key: str, memo: str
+    ) -> BatchResult:
+        return transfer_each(self, source, orders, memo)
+
 
 class NonMintingLedger:
     """Only the :class:`~tensornode.ledger.base.Ledger` verbs: payouts come from a funded pool."""
 
     def __init__(self, inner: LocalLedger) -> None:
         self.inner = inner
+        self.max_batch = inner.max_batch
 
     def balance(self, account: str) -> int:
         return self.inner.balance(account)
@@ -54,3 +69,8 @@ class NonMintingLedger:
         return self.inner.transfer(
             source, destination, amount, idempotency_key=idempotency_key, memo=memo
         )
+
+    def transfer_batch(
+        self, source: str, orders: Sequence[TransferOrder], *, batch_key: str, memo: str
+    ) -> BatchResult:
+        return transfer_each(self, source, orders, memo)

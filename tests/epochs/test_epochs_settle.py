@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tensornode.epochs.clock import epoch_window
 from tensornode.epochs.models import EPOCH_PAYING, EPOCH_SETTLED, Epoch
-from tensornode.epochs.report import EpochReport, verify_epoch
-from tensornode.epochs.settle import load_report, settle_epoch
+from tensornode.epochs.report import EpochReport, PayoutRecord, verify_epoch
+from tensornode.epochs.settle import load_report, payout_batches, settle_epoch
 from tensornode.errors import Conflict, UpstreamError
 from tensornode.ledger.base import MintingLedger
 from tensornode.ledger.local import LocalLedger
+from tensornode.rewards.split import PayoutKind
 
 from .checks import assert_paid_exactly_once, entries, status
 from .ledgers import NonMintingLedger, PayeeRefusingLedger
@@ -169,3 +170,19 @@ def test_two_settlers_racing_pay_each_account_once(
     assert_paid_exactly_once(ledger, sessions, results[0])
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Epoch)) == 1
+
+
+def test_payouts_are_cut_into_batches_naming_no_account_twice() -> None:
+    def payout(account: str, kind: PayoutKind) -> PayoutRecord:
+        return PayoutRecord(account=account, kind=kind, amount=1, idempotency_key=account + kind)
+
+    payouts = [payout("0.0.1", "miner"), payout("0.0.1", "validator"), payout("0.0.2", "miner")]
+    payouts += [payout(f"0.0.{n}", "miner") for n in range(3, 8)]
+    batches = payout_batches(payouts, 3)
+    assert [[(p.account, p.kind) for p in batch] for batch in batches] == [
+        [("0.0.1", "miner")],
+        [("0.0.1", "validator"), ("0.0.2", "miner"), ("0.0.3", "miner")],
+        [("0.0.4", "miner"), ("0.0.5", "miner"), ("0.0.6", "miner")],
+        [("0.0.7", "miner")],
+    ]
+    assert [p for batch in batches for p in batch] == payouts

@@ -6,9 +6,10 @@
    configuration, payouts) in ``epochs`` with status ``paying``. Every later call pays
    what was frozen, whatever scores it is handed.
 2. **pay**: on a minting ledger, mint the emission into the pool account (key
-   ``epoch:N:mint``); then one transfer per payout from the pool, keyed
-   ``epoch:N:<kind>:<account>``, so an account already paid is never paid again. A
-   failed payout does not stop the others; the epoch stays ``paying`` and the error
+   ``epoch:N:mint``); then the payouts from the pool in batches of the ledger's
+   ``max_batch`` (one Hedera transaction each, keyed ``epoch:N:batch:I``), every payout
+   keyed ``epoch:N:<kind>:<account>``, so an account already paid is never paid again.
+   A failed batch does not stop the others; the epoch stays ``paying`` and the error
    names what failed: settling again retries only that.
 3. **publish**: seal the report (hash, link to the previous report) and store it; the
    epoch becomes ``settled`` and settling it again returns the stored report.
@@ -39,7 +40,7 @@ from tensornode.epochs.report import (
     mint_key,
 )
 from tensornode.errors import Conflict, TensorNodeError, UpstreamError
-from tensornode.ledger.base import Ledger, MintingLedger
+from tensornode.ledger.base import BatchResult, Ledger, MintingLedger, TransferOrder
 from tensornode.ledger.database import database_errors, lock_for_write
 
 log = logging.getLogger(__name__)
@@ -152,10 +153,36 @@ def _chain_tip(session: Session, number: int) -> tuple[int, str] | None:
     return None if tip is None else (tip.number, tip.hash)
 
 
+def batch_key(epoch: int, index: int) -> str:
+    """The key of an epoch's ``index``-th payout batch (1-based): the same on every retry."""
+    return f"epoch:{epoch}:batch:{index}"
+
+
+def payout_batches(payouts: Sequence[PayoutRecord], size: int) -> list[list[PayoutRecord]]:
+    """The payouts cut in order into batches of at most ``size``, no account twice in one
+    (a Hedera transfer list may name an account once)."""
+    batches: list[list[PayoutRecord]] = []
+    for payout in payouts:
+        current = batches[-1] if batches else None
+        if (
+            current is None
+            or len(current) >= size
+            or any(p.account == payout.account for p in current)
+        ):
+            batches.append([payout])
+        else:
+            current.append(payout)
+    return batches
+
+
 def pay_epoch(
     ledger: Ledger, draft: EpochReport, *, on_payout: PayoutHook | None = None
 ) -> list[PayoutRecord]:
-    """Pay every payout of ``draft`` from the pool, each exactly once; return them paid."""
+    """Pay every payout of ``draft`` from the pool, each exactly once; return them paid.
+
+    Payouts go in batches of the ledger's ``max_batch`` (one Hedera transaction each),
+    the memo naming the epoch and the batch.
+    """
     epoch, pool = draft.epoch, draft.config.pool_account
     if isinstance(ledger, MintingLedger) and draft.emission > 0:
         ledger.mint(
@@ -163,23 +190,29 @@ def pay_epoch(
         )
     paid: list[PayoutRecord] = []
     failed: list[str] = []
-    for payout in draft.payouts:
+    batches = payout_batches(draft.payouts, ledger.max_batch)
+    for index, batch in enumerate(batches, start=1):
+        orders = [TransferOrder(p.account, p.amount, p.idempotency_key) for p in batch]
         try:
-            receipt = ledger.transfer(
+            result = ledger.transfer_batch(
                 pool,
-                payout.account,
-                payout.amount,
-                idempotency_key=payout.idempotency_key,
-                memo=f"epoch {epoch} {payout.kind} reward",
+                orders,
+                batch_key=batch_key(epoch, index),
+                memo=f"tensornode epoch {epoch} batch {index}/{len(batches)}",
             )
         except TensorNodeError as exc:
-            log.error("epoch %d: %s payout failed: %s", epoch, payout.idempotency_key, exc)
-            failed.append(f"{payout.kind} payout to {payout.account}: {exc.message}")
-            continue
-        record = payout.model_copy(update={"transaction_id": receipt.transaction_id})
-        paid.append(record)
-        if on_payout is not None:
-            on_payout(record)
+            result = BatchResult(failed={order.idempotency_key: exc.message for order in orders})
+        for payout in batch:
+            receipt = result.paid.get(payout.idempotency_key)
+            if receipt is None:
+                why = result.failed.get(payout.idempotency_key, "not paid")
+                log.error("epoch %d: %s payout failed: %s", epoch, payout.idempotency_key, why)
+                failed.append(f"{payout.kind} payout to {payout.account}: {why}")
+                continue
+            record = payout.model_copy(update={"transaction_id": receipt.transaction_id})
+            paid.append(record)
+            if on_payout is not None:
+                on_payout(record)
     if failed:
         raise UpstreamError(
             f"epoch {epoch}: {len(failed)} of {len(draft.payouts)} payouts failed "

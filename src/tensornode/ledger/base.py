@@ -1,11 +1,14 @@
 """The ledger interface: balances, idempotent transfers, history (and minting where allowed).
 
-Implementations: ``local`` (SQL, double-entry; dev and tests) and, later, ``hedera``.
+Implementations: ``local`` (SQL, double-entry; dev and tests) and ``hedera`` (HBAR or an
+HTS token on Hedera, :mod:`tensornode.ledger.hedera`).
 Every amount is an ``int`` in the smallest unit (tinybar); floats, bools, zero and
 negative amounts are refused with :class:`~tensornode.errors.InvalidInput`.
 
 A transfer carries an idempotency key: repeating a key returns the first receipt and
 moves nothing; repeating it with different parameters raises :class:`IdempotencyConflict`.
+An epoch pays through :meth:`Ledger.transfer_batch`: up to :attr:`Ledger.max_batch`
+orders from one source, each under its own key (one Hedera transaction per batch).
 
     Conflict (409)
      ├── InsufficientFunds      the source account cannot cover the amount
@@ -15,11 +18,12 @@ moves nothing; repeating it with different parameters raises :class:`Idempotency
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from tensornode.errors import Conflict, InvalidInput
+from tensornode.errors import Conflict, InvalidInput, TensorNodeError
 
 MAX_AMOUNT = 2**63 - 1
 """Largest amount a single transfer may move (a signed 64-bit column holds balances)."""
@@ -29,6 +33,10 @@ MAX_KEY_LENGTH = 200
 MAX_MEMO_LENGTH = 100  # Hedera's transaction memo limit
 
 EntryKind = Literal["transfer", "mint"]
+
+DEFAULT_MAX_BATCH = 9
+"""Orders per batch: a Hedera CryptoTransfer holds at most 10 account amounts, the
+source's debit and 9 credits."""
 
 
 class InsufficientFunds(Conflict):
@@ -66,8 +74,31 @@ class HistoryEntry:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class TransferOrder:
+    """One payment of a batch: ``amount`` to ``destination``, once per ``idempotency_key``."""
+
+    destination: str
+    amount: int
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch did: receipts of the orders paid, reasons for the ones that were not
+    (both keyed by the order's idempotency key)."""
+
+    paid: dict[str, Receipt] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
 class Ledger(Protocol):
     """Where rewards are held and paid."""
+
+    @property
+    def max_batch(self) -> int:
+        """The most orders one :meth:`transfer_batch` call takes."""
+        ...
 
     def balance(self, account: str) -> int:
         """The account's balance (0 for an account never seen)."""
@@ -77,6 +108,16 @@ class Ledger(Protocol):
         self, source: str, destination: str, amount: int, *, idempotency_key: str, memo: str = ""
     ) -> Receipt:
         """Move ``amount`` from ``source`` to ``destination`` exactly once per key."""
+        ...
+
+    def transfer_batch(
+        self, source: str, orders: Sequence[TransferOrder], *, batch_key: str, memo: str
+    ) -> BatchResult:
+        """Pay every order from ``source``, each exactly once per its key.
+
+        ``batch_key`` names the batch (the same on every retry); an order that cannot be
+        paid is reported in :attr:`BatchResult.failed`, never raised.
+        """
         ...
 
     def history(self, account: str, *, limit: int = 100) -> list[HistoryEntry]:
@@ -93,6 +134,39 @@ class MintingLedger(Ledger, Protocol):
     ) -> Receipt:
         """Create ``amount`` in ``destination`` exactly once per key."""
         ...
+
+
+def transfer_each(
+    ledger: Ledger, source: str, orders: Sequence[TransferOrder], memo: str
+) -> BatchResult:
+    """A batch paid as one :meth:`Ledger.transfer` per order (ledgers without batches)."""
+    result = BatchResult()
+    for order in orders:
+        try:
+            result.paid[order.idempotency_key] = ledger.transfer(
+                source,
+                order.destination,
+                order.amount,
+                idempotency_key=order.idempotency_key,
+                memo=memo,
+            )
+        except TensorNodeError as exc:
+            result.failed[order.idempotency_key] = exc.message
+    return result
+
+
+def check_batch(orders: Sequence[TransferOrder], max_batch: int) -> None:
+    """Refuse an empty or oversized batch, or one naming a key or payee twice."""
+    if not orders or len(orders) > max_batch:
+        raise InvalidInput(f"a batch holds 1 to {max_batch} orders, got {len(orders)}")
+    for order in orders:
+        check_account(order.destination)
+        check_amount(order.amount)
+        check_key(order.idempotency_key)
+    if len({order.idempotency_key for order in orders}) != len(orders):
+        raise InvalidInput("a batch names an idempotency key twice")
+    if len({order.destination for order in orders}) != len(orders):
+        raise InvalidInput("a batch pays an account twice: merge its orders")
 
 
 def check_amount(amount: object) -> int:

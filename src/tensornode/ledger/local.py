@@ -10,6 +10,7 @@ loser's insert hits the unique key, rolls back, and reads the winner's entry.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,16 +20,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from tensornode.db.models import utcnow
 from tensornode.errors import Forbidden, InvalidInput, UpstreamError
 from tensornode.ledger.base import (
+    DEFAULT_MAX_BATCH,
     MAX_AMOUNT,
+    BatchResult,
     EntryKind,
     HistoryEntry,
     IdempotencyConflict,
     InsufficientFunds,
     Receipt,
+    TransferOrder,
     check_account,
     check_amount,
+    check_batch,
     check_key,
     check_memo,
+    transfer_each,
 )
 from tensornode.ledger.database import database_errors, lock_for_write
 from tensornode.ledger.models import ISSUANCE_ACCOUNT, LedgerAccount, LedgerEntry, LedgerLine
@@ -56,6 +62,8 @@ def _parameters(receipt: Receipt) -> tuple[str, str | None, str, int, str]:
 
 class LocalLedger:
     """A :class:`~tensornode.ledger.base.MintingLedger` kept in SQL tables."""
+
+    max_batch = DEFAULT_MAX_BATCH
 
     def __init__(self, sessions: sessionmaker[Session], *, dev_mode: bool = False) -> None:
         self._sessions = sessions
@@ -112,6 +120,15 @@ class LocalLedger:
             check_key(idempotency_key),
             check_memo(memo),
         )
+
+    def transfer_batch(
+        self, source: str, orders: Sequence[TransferOrder], *, batch_key: str, memo: str
+    ) -> BatchResult:
+        """Pay each order as its own idempotent transfer (``batch_key`` names the batch only)."""
+        check_account(source)
+        check_key(batch_key)
+        check_batch(orders, self.max_batch)
+        return transfer_each(self, source, orders, check_memo(memo))
 
     def mint(
         self, destination: str, amount: int, *, idempotency_key: str, memo: str = ""
