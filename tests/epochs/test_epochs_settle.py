@@ -13,10 +13,10 @@ from tensornode.epochs.clock import epoch_window
 from tensornode.epochs.models import EPOCH_PAYING, EPOCH_SETTLED, Epoch
 from tensornode.epochs.report import EpochReport, PayoutRecord, verify_epoch
 from tensornode.epochs.settle import load_report, payout_batches, settle_epoch
+from tensornode.epochs.split import PayoutKind
 from tensornode.errors import Conflict, UpstreamError
 from tensornode.ledger.base import MintingLedger
 from tensornode.ledger.local import LocalLedger
-from tensornode.rewards.split import PayoutKind
 
 from .checks import assert_paid_exactly_once, entries, status
 from .ledgers import NonMintingLedger, PayeeRefusingLedger
