@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["databases"]  # db_url, db: a migrated database per backend
+pytest_plugins = ["databases", "sshd"]  # db_url, db: a migrated database per backend; sshd
 
 # Set before any test module builds Settings or spawns a child process (children inherit it).
 _SUITE_DATA_DIR = Path(tempfile.mkdtemp(prefix="tensornode-suite-"))

@@ -110,10 +110,28 @@ install_chromium() {
     fi
 }
 
+# SSH tests start their own sshd (Debian's openssh-server) on a loopback port.
+install_sshd() {
+    [ -x /usr/sbin/sshd ] && { say "openssh-server is installed"; return 0; }
+    if [ "$(id -u)" != 0 ]; then
+        say "openssh-server missing and not root: SSH tests will skip"
+        return 1
+    fi
+    say "installing openssh-server with apt-get"
+    if (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server) \
+            >/tmp/tensornode-apt-sshd.log 2>&1; then
+        say "openssh-server installed"
+    else
+        say "apt-get install openssh-server failed (see /tmp/tensornode-apt-sshd.log): SSH tests will skip"
+        return 1
+    fi
+}
+
 case "${1:-all}" in
     postgres) start_postgres ;;
     docker) start_docker ;;
     browser) install_chromium ;;
-    all) start_postgres; start_docker; install_chromium ;;
-    *) say "unknown service ${1}: use postgres, docker, browser or all"; exit 2 ;;
+    sshd) install_sshd ;;
+    all) start_postgres; start_docker; install_chromium; install_sshd ;;
+    *) say "unknown service ${1}: use postgres, docker, browser, sshd or all"; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ environment at import time: call :func:`load_settings` or build ``Settings(...)`
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -120,6 +121,66 @@ class LocalProviderSettings(BaseModel):
     launch_seconds: float = Field(0.2, ge=0.0, description="a new VM's launching phase")
     port_range_start: int = Field(20000, ge=1024, le=65535, description="first host port")
     port_range_end: int = Field(29999, ge=1024, le=65535, description="last host port")
+
+
+class SSHSettings(BaseModel):
+    """How the coordinator reaches remote hosts (Fluence VMs, ``ssh`` provider servers)."""
+
+    connect_timeout_s: float = Field(20.0, gt=0, description="TCP connect + SSH handshake")
+    keepalive_s: float = Field(30.0, gt=0, description="keepalive period of open connections")
+    key_path: Path | None = Field(
+        None, description="the coordinator's private key (default: data_dir/ssh/id_ed25519)"
+    )
+    known_hosts_path: Path | None = Field(
+        None, description="host keys pinned on first use (default: data_dir/ssh/known_hosts)"
+    )
+    exec_timeout_s: float = Field(60.0, gt=0, description="default limit of POST /vms/{id}/exec")
+    exec_max_timeout_s: float = Field(600.0, gt=0, description="largest limit a caller may ask")
+
+
+class SSHHostSettings(BaseModel):
+    """One server of the ``ssh`` provider: a machine its owner already has."""
+
+    name: str = Field(..., min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    host: str = Field(..., min_length=1, max_length=253)
+    port: int = Field(22, ge=1, le=65535)
+    user: str = Field("root", min_length=1, max_length=64)
+    key_path: Path | None = Field(None, description="private key; default: the coordinator's")
+    configuration: str = Field("custom", description="the configuration slug it is offered as")
+    price_per_epoch_usd: Decimal = Field(Decimal("0"), ge=0)
+    vcpus: int = Field(0, ge=0)
+    ram_gb: int = Field(0, ge=0)
+    storage_gb: int = Field(0, ge=0)
+    workdir: str = Field("tensornode", description="VM directories, relative to the login home")
+
+
+class SSHProviderSettings(BaseModel):
+    """The ``ssh`` provider: each configured host is one VM at a time."""
+
+    hosts: list[SSHHostSettings] = Field(default_factory=list)
+
+
+class FluenceSettings(BaseModel):
+    """The ``fluence`` provider: Fluence's VM marketplace API (``TENSORNODE_FLUENCE__...``)."""
+
+    api_url: str = Field("https://api.fluence.dev", description="API base URL")
+    vms_path: str = Field("/vms/v3", description="the VM routes' version path")
+    api_key: SecretStr | None = Field(None, description="Fluence API key (never logged)")
+    auth_header: Literal["X-API-KEY", "Authorization"] = Field(
+        "X-API-KEY", description="X-API-KEY: <key>, or Authorization: Bearer <key> (before 2026)"
+    )
+    timeout_s: float = Field(30.0, gt=0, description="one API request")
+    retries: int = Field(3, ge=0, description="retries of a 5xx or network error")
+    backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles")
+    os_image: str | None = Field(None, description="OS image URL (default: Fluence's default)")
+    datacenter_countries: list[str] = Field(
+        default_factory=list, description="ISO country codes a VM may be placed in"
+    )
+    ssh_user: str = Field("ubuntu", description="Fluence images boot with this user")
+    ssh_port: int = Field(22, ge=1, le=65535)
+    ssh_key_name: str = Field("tensornode-coordinator", description="name of the registered key")
+    workdir: str = Field("tensornode", description="VM directories, relative to the login home")
+    prices_cache_s: float = Field(300.0, ge=0, description="how long configurations are kept")
 
 
 class ValidatorSettings(BaseModel):
@@ -241,6 +302,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     miner: MinerSettings = Field(default_factory=MinerSettings)
     local_provider: LocalProviderSettings = Field(default_factory=LocalProviderSettings)
+    ssh: SSHSettings = Field(default_factory=SSHSettings)
+    ssh_provider: SSHProviderSettings = Field(default_factory=SSHProviderSettings)
+    fluence: FluenceSettings = Field(default_factory=FluenceSettings)
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite at data_dir/tensornode.db"
     )

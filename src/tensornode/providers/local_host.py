@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tensornode.errors import InvalidInput, NotFound, RuntimeFailure
 from tensornode.providers.base import CommandResult, OutputSink
@@ -99,7 +100,7 @@ class _Spawned:
     argv0: str
 
 
-class _Tail:
+class OutputTail:
     """The last ``limit`` characters of a stream of lines."""
 
     def __init__(self, limit: int) -> None:
@@ -123,7 +124,13 @@ class _Tail:
         return "\n".join(self._lines)
 
 
-async def _pump(stream: asyncio.StreamReader, tail: _Tail, sink: OutputSink | None) -> None:
+class ByteStream(Protocol):
+    """What :func:`pump_lines` reads: an asyncio stream or an SSH channel's reader."""
+
+    async def read(self, n: int = -1, /) -> bytes: ...
+
+
+async def pump_lines(stream: ByteStream, tail: OutputTail, sink: OutputSink | None) -> None:
     """Read ``stream`` to EOF, line by line (any line length), into ``tail`` and ``sink``."""
     pending = b""
     while chunk := await stream.read(_READ_CHUNK):
@@ -218,11 +225,11 @@ class LocalHost:
         except PermissionError:
             return CommandResult(args, 126, f"{args[0]}: permission denied")
         assert proc.stdout is not None
-        tail = _Tail(OUTPUT_KEEP_CHARS)
+        tail = OutputTail(OUTPUT_KEEP_CHARS)
         finished = False
         try:
             async with asyncio.timeout(timeout):
-                await _pump(proc.stdout, tail, on_output)
+                await pump_lines(proc.stdout, tail, on_output)
                 code = await proc.wait()
             finished = True
         except TimeoutError:
