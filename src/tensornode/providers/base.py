@@ -2,8 +2,9 @@
 
 A provider rents VMs (create, query, stop, terminate) and hands out a :class:`Host` for
 each, on which runtimes run commands, start long-lived processes and copy files. The
-``local`` provider makes this machine the host; ``fluence`` and ``ssh`` (later) reach a
-remote host over SSH. Providers register in :data:`tensornode.providers.registry`.
+``local`` provider makes this machine the host; ``fluence`` and ``ssh`` reach a remote
+host over SSH (:class:`~tensornode.providers.ssh_host.SSHHost`). Providers register in
+:data:`tensornode.providers.registry`.
 
 Each provider keeps a module-level dict from its native states to :class:`VMStatus`;
 an unknown native state is a :class:`~tensornode.errors.ProviderError`, never a guess.
@@ -65,6 +66,8 @@ class ProvisionedVM:
     price_per_epoch_usd: Decimal
     # ports on public_ip that map to the VM's open ports (local provider: a port range)
     port_map: Mapping[int, int] = field(default_factory=dict)
+    # what the user should know about the status (e.g. Fluence: "balance low; top it up")
+    note: str | None = None
 
 
 @dataclass(frozen=True)

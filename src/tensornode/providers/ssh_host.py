@@ -28,6 +28,7 @@ from pathlib import Path
 
 import asyncssh
 
+from tensornode.config import Settings
 from tensornode.errors import InvalidInput, NotFound, ProviderError, RuntimeFailure
 from tensornode.providers.base import CommandResult, OutputSink
 from tensornode.providers.local_host import OUTPUT_KEEP_CHARS, OutputTail, pump_lines
@@ -103,6 +104,16 @@ class SSHConnector:
         self.keepalive = keepalive
         self._connections: dict[SSHTarget, asyncssh.SSHClientConnection] = {}
         self._locks: dict[SSHTarget, asyncio.Lock] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SSHConnector:
+        """The coordinator's key and pins, with the configured timeouts."""
+        return cls(
+            CoordinatorKey.from_settings(settings),
+            HostKeyPins.from_settings(settings),
+            connect_timeout=settings.ssh.connect_timeout_s,
+            keepalive=settings.ssh.keepalive_s,
+        )
 
     async def connection(self, target: SSHTarget) -> asyncssh.SSHClientConnection:
         """An open connection to ``target`` (made now if none is open)."""

@@ -86,6 +86,8 @@ def apply_provisioned(vm: VM, pvm: ProvisionedVM) -> None:
     vm.public_ip = pvm.public_ip
     vm.port_map = {str(k): v for k, v in pvm.port_map.items()}
     vm.price_per_epoch_usd = pvm.price_per_epoch_usd
+    if pvm.note is not None:
+        vm.status_reason = pvm.note
 
 
 class VMService:
