@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -21,6 +22,13 @@ from tensornode.providers.base import Host, Provider, ProvisionedVM
 from tensornode.runtimes.base import Runtime
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ClosableProvider(Protocol):
+    """A provider holding connections (SSH, an API client) to release at shutdown."""
+
+    async def close(self) -> None: ...
 
 
 def default_providers(settings: Settings) -> dict[str, Provider]:
@@ -105,5 +113,8 @@ class Coordinator:
     async def close(self) -> None:
         """Cancel jobs and release connections; miners keep running for the next start."""
         await self.jobs.shutdown()
+        for provider in self.providers.values():
+            if isinstance(provider, ClosableProvider):  # SSH connections, API clients
+                await provider.close()
         await self.http.aclose()
         await self.db.dispose()
