@@ -37,7 +37,7 @@ NATIVE_STATUS: dict[str, VMStatus] = {
 """The ssh provider's own VM states (named as Fluence's) and what they mean to us."""
 
 HALT_SCRIPT = (
-    "for f in .tensornode/pids/*; do [ -e \"$f\" ] || continue; "
+    'for f in .tensornode/pids/*; do [ -e "$f" ] || continue; '
     'kill -KILL -- -"${f##*/}" 2>/dev/null; rm -f "$f"; done; '
     "if command -v docker >/dev/null 2>&1; then "
     "ids=$(docker ps -aq --filter label=tensornode.workdir=$TN_WORKDIR) && "
@@ -193,7 +193,8 @@ class SSHProvider:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise ProviderError(f"unreadable ssh provider records {self.records_path}: {exc}")
+            path = self.records_path
+            raise ProviderError(f"unreadable ssh provider records {path}: {exc}") from None
         records = {}
         for row in raw:
             if row["state"] not in NATIVE_STATUS:
