@@ -7,6 +7,7 @@ environment at import time: call :func:`load_settings` or build ``Settings(...)`
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -89,6 +90,9 @@ class RewardsSettings(BaseModel):
     scheduler: bool = Field(True, description="run the epoch scheduler loop in the coordinator")
     settle_interval_s: float = Field(5.0, gt=0, description="how often the scheduler looks")
     unit: str = Field("tinybar", min_length=1, max_length=20)
+    ledger: Literal["local", "hedera"] = Field(
+        "local", description="where payouts go: the local SQL ledger or Hedera (hedera: ...)"
+    )
 
     @field_validator(
         "emission_per_epoch",
@@ -112,6 +116,72 @@ class RewardsSettings(BaseModel):
             )
         if self.treasury_account == self.pool_account:
             raise ValueError("treasury_account and pool_account must differ")
+        return self
+
+
+HederaNetwork = Literal["mainnet", "testnet", "previewnet", "custom"]
+
+HEDERA_MIRROR_URLS: dict[str, str] = {
+    "mainnet": "https://mainnet-public.mirrornode.hedera.com",
+    "testnet": "https://testnet.mirrornode.hedera.com",
+    "previewnet": "https://previewnet.mirrornode.hedera.com",
+}
+
+
+class HederaSettings(BaseModel):
+    """The Hedera ledger and score log (``TENSORNODE_HEDERA__...``).
+
+    The operator pays the rewards (it is the pool account) and the transaction fees; its
+    key comes from ``OPERATOR_KEY`` or a file readable by its owner only
+    (``OPERATOR_KEY_FILE``, mode 0600) and is never logged.
+    """
+
+    network: HederaNetwork = Field("testnet", description="custom: the nodes listed in nodes")
+    nodes: dict[str, str] = Field(
+        default_factory=dict, description='custom network: {"host:port": "0.0.3", ...}'
+    )
+    mirror_url: str | None = Field(None, description="mirror node REST URL; default: network's")
+    operator_id: str | None = Field(None, pattern=HEDERA_ACCOUNT_PATTERN)
+    operator_key: SecretStr | None = Field(None, description="DER or raw hex private key")
+    operator_key_file: Path | None = Field(None, description="a 0600 file holding the key")
+    currency: str = Field(
+        "HBAR", pattern=r"^(HBAR|\d+\.\d+\.\d+)$", description="HBAR or an HTS token id"
+    )
+    topic_id: str | None = Field(
+        None, pattern=HEDERA_ACCOUNT_PATTERN, description="the score log's HCS topic"
+    )
+    report_url: str | None = Field(
+        None, description="base URL of the published reports (GET {url}/epochs/{n})"
+    )
+    max_transaction_fee: int = Field(200_000_000, ge=1, description="tinybar per transaction")
+    valid_duration_s: int = Field(120, ge=15, le=180, description="a transaction's lifetime")
+    max_attempts: int = Field(10, ge=1, description="submissions per transaction (BUSY, ...)")
+    min_backoff_s: float = Field(0.25, ge=0, description="first retry delay; doubles")
+    max_backoff_s: float = Field(8.0, ge=0)
+    grpc_deadline_s: float = Field(10.0, gt=0, description="one gRPC call")
+    receipt_attempts: int = Field(8, ge=1, description="receipt queries before asking the mirror")
+    mirror_lag_s: float = Field(
+        30.0, ge=0, description="how long after expiry a transaction may still reach the mirror"
+    )
+    mirror_timeout_s: float = Field(10.0, gt=0)
+
+    def mirror_base_url(self) -> str:
+        """The mirror node REST base URL (configured, else the public one of the network)."""
+        if self.mirror_url:
+            return self.mirror_url.rstrip("/")
+        if self.network == "custom":
+            raise ValueError("a custom Hedera network needs TENSORNODE_HEDERA__MIRROR_URL")
+        return HEDERA_MIRROR_URLS[self.network]
+
+    @model_validator(mode="after")
+    def _custom_has_nodes(self) -> HederaSettings:
+        if self.network == "custom" and not self.nodes:
+            raise ValueError('a custom Hedera network needs nodes: {"host:port": "0.0.3"}')
+        for address, account in self.nodes.items():
+            if ":" not in address or not re.match(HEDERA_ACCOUNT_PATTERN, account):
+                raise ValueError(f"nodes: {address!r}: {account!r} is not host:port: 0.0.N")
+        if self.min_backoff_s > self.max_backoff_s:
+            raise ValueError("min_backoff_s must not exceed max_backoff_s")
         return self
 
 
@@ -314,6 +384,7 @@ class Settings(BaseSettings):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    hedera: HederaSettings = Field(default_factory=HederaSettings)
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (0700) and return it."""

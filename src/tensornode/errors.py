@@ -16,6 +16,7 @@ HTTP layer renders every one of them as ``{"error": message}`` with ``status``.
      ├── BackendError                   500  a model backend failed on a request
      ├── UpstreamError                  502  a remote service (provider, miner, ledger) failed
      │    ├── ProviderError                  a VM provider's API or host failed
+     │    ├── LedgerError                    a Hedera node, receipt or mirror node refused/failed
      │    └── RuntimeFailure                 building or running a miner failed
      └── ConfigurationError             500  settings that cannot work
 """
@@ -88,6 +89,14 @@ class UpstreamError(TensorNodeError):
 
 class ProviderError(UpstreamError):
     pass
+
+
+class LedgerError(UpstreamError):
+    """A Hedera node, receipt or mirror node refused or failed; ``code`` is Hedera's status."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class RuntimeFailure(UpstreamError):
