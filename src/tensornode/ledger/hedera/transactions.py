@@ -85,7 +85,7 @@ def build_transfer(
         for order in orders:
             tx.add_token_transfer(token, _account(order.destination), order.amount)
     tx = _freeze_and_sign(tx, client, operator_key, settings)
-    return SignedTransaction(str(tx.transaction_id), bytes(tx.to_bytes()))
+    return SignedTransaction(_text_id(tx), bytes(tx.to_bytes()))
 
 
 def build_topic_message(
@@ -99,7 +99,12 @@ def build_topic_message(
 
     tx = TopicMessageSubmitTransaction(TopicId.from_string(topic_id), message, max_chunks=1)
     tx = _freeze_and_sign(tx, client, operator_key, settings)
-    return SignedTransaction(str(tx.transaction_id), bytes(tx.to_bytes()))
+    return SignedTransaction(_text_id(tx), bytes(tx.to_bytes()))
+
+
+def _text_id(tx: Any) -> str:
+    # the SDK's str() leaves the nanoseconds unpadded (…@17.5 for 17.000000005): ours pads
+    return transaction_id_text(tx.transaction_id._to_proto())
 
 
 def _verified_signers(body: bytes, sig_map: Any) -> frozenset[str]:
