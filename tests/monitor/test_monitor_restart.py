@@ -76,7 +76,7 @@ def wait_gone(pid: int) -> None:
 async def test_a_killed_miner_is_restarted_and_healthy_again(core: Coordinator) -> None:
     miner, dep = await deploy_miner(core)
     monitor = Monitor(
-        CoordinatorFleet(core),
+        CoordinatorFleet(core.db, core.machines, core.jobs, core.deployments, core.miners),
         MonitorSettings(restart_backoff_s=0, interval_s=0.1),
         client=core.http,
     )

@@ -32,13 +32,14 @@ from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
 from tensornode.gateway.asgi import FrontedApp
 from tensornode.gateway.routes import attach_gateway, gateway_running
 from tensornode.gateway.routes import router as gateway_router
+from tensornode.monitor.coordinator_fleet import CoordinatorFleet
 from tensornode.monitor.routes import attach_monitor, monitor_running
 from tensornode.monitor.routes import router as monitor_router
 from tensornode.providers.base import Provider
 from tensornode.runtimes.base import Runtime
 from tensornode.scoring.network.routes import attach_validation
 from tensornode.scoring.network.routes import router as validation_router
-from tensornode.scoring.network.runtime import validation_running
+from tensornode.scoring.network.runtime import ValidationRuntime, validation_running
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +126,16 @@ def build_app(
     app.state.credential_resolvers = list(DEFAULT_RESOLVERS)
     install_auth(app, core)  # wallet sign-in: /auth routes, session resolver first
     install_error_handlers(app)
-    monitor = attach_monitor(app, core)
+    fleet = CoordinatorFleet(core.db, core.machines, core.jobs, core.deployments, core.miners)
+    monitor = attach_monitor(app, fleet, settings.monitor, core.http)
     app.include_router(monitor_router)
-    gateway = attach_gateway(app, core, registry=monitor.metrics.registry)  # gateway/routes.py
+    gateway = attach_gateway(
+        app, settings, core.db, registry=monitor.metrics.registry
+    )  # gateway/routes.py
     app.include_router(gateway_router)
-    validation = attach_validation(app, core)  # scoring/network/routes.py
+    validation = attach_validation(
+        app, ValidationRuntime(settings, core.db, core.http, core.miners)
+    )  # scoring/network/routes.py
     app.include_router(validation_router)
     attach_epochs(app, validation)  # epochs/routes.py
     app.include_router(epochs_router)

@@ -15,34 +15,31 @@ at once.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from tensornode.coordinator.services.events import CURRENT_STATES, running_of, transition
-from tensornode.coordinator.services.pipeline import DeploymentJob, activate_miner, probe_health
+from tensornode.coordinator.services.deployments import DeploymentService
+from tensornode.coordinator.services.events import CURRENT_STATES, running_of
+from tensornode.coordinator.services.pipeline import DeploymentJob, probe_health
 from tensornode.coordinator.services.vms import apply_provisioned
 from tensornode.db.models import VM, Deployment
 from tensornode.errors import TensorNodeError
 from tensornode.providers.base import VMStatus
 from tensornode.runtimes.base import DeploymentState
 
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
-
 log = logging.getLogger(__name__)
 S = DeploymentState
 
 
-async def refresh_vms(core: Coordinator) -> None:
+async def refresh_vms(deployments: DeploymentService) -> None:
     """Ask each VM's provider what it is now."""
-    async with core.db.session() as session:
+    async with deployments.db.session() as session:
         vms = list(await session.scalars(select(VM).where(VM.status != VMStatus.TERMINATED)))
         for vm in vms:
             if vm.provider_vm_id is None:
                 continue
             try:
-                pvm = await core.provider(vm.provider).query(vm.provider_vm_id)
+                pvm = await deployments.machines.provider(vm.provider).query(vm.provider_vm_id)
             except TensorNodeError as exc:
                 vm.status_reason = f"provider query failed at coordinator start: {exc.message}"
                 log.warning("VM query failed on start: %s", exc, extra={"vm_id": vm.id})
@@ -50,10 +47,11 @@ async def refresh_vms(core: Coordinator) -> None:
             apply_provisioned(vm, pvm)
 
 
-async def recover(core: Coordinator) -> None:
-    """Re-query VMs, then re-adopt, restart or re-run each current deployment."""
-    await refresh_vms(core)
-    async with core.db.session() as session:
+async def recover(deployments: DeploymentService) -> None:
+    """Re-query VMs, then re-adopt, restart or re-run each current deployment (as jobs on
+    the deployment service's runner)."""
+    await refresh_vms(deployments)
+    async with deployments.db.session() as session:
         rows = (
             await session.execute(
                 select(Deployment, VM)
@@ -64,41 +62,42 @@ async def recover(core: Coordinator) -> None:
         ).all()
     for dep, vm in rows:
         try:
-            await _recover_one(core, dep, vm)
+            await _recover_one(deployments, dep, vm)
         except TensorNodeError as exc:
             log.warning("recovery failed: %s", exc, extra={"deployment_id": dep.id})
-            await transition(core, dep.id, S.FAILED, f"recovery failed: {exc.message}")
+            await deployments.events.transition(dep.id, S.FAILED, f"recovery failed: {exc.message}")
 
 
-async def _recover_one(core: Coordinator, dep: Deployment, vm: VM) -> None:
+async def _recover_one(deployments: DeploymentService, dep: Deployment, vm: VM) -> None:
+    pipeline, events, jobs = deployments.pipeline, deployments.events, deployments.jobs
     if vm.status not in (VMStatus.ACTIVE, VMStatus.LAUNCHING) or vm.provider_vm_id is None:
-        await transition(core, dep.id, S.STOPPED, f"VM is {vm.status} after coordinator restart")
+        await events.transition(dep.id, S.STOPPED, f"VM is {vm.status} after coordinator restart")
         return
     running = running_of(dep)
     if dep.state in (S.QUEUED, S.BUILDING) or running is None:
-        await transition(
-            core, dep.id, S.QUEUED, "coordinator restarted during build: running it again"
+        await events.transition(
+            dep.id, S.QUEUED, "coordinator restarted during build: running it again"
         )
-        core.jobs.submit(vm.id, DeploymentJob(core, dep.id).run())
+        jobs.submit(vm.id, DeploymentJob(pipeline, dep.id).run())
         return
-    _, host = await core.host(vm.provider, vm.provider_vm_id)
-    runtime = core.runtime(running.runtime)
+    _, host = await pipeline.machines.host(vm.provider, vm.provider_vm_id)
+    runtime = pipeline.machines.runtime(running.runtime)
     alive = await runtime.is_running(host, running)
-    problem = await probe_health(core.http, running.endpoint) if alive else "not running"
+    problem = await probe_health(pipeline.http, running.endpoint) if alive else "not running"
     if problem is None:
-        await activate_miner(core, dep, running)
+        await pipeline.activate_miner(dep, running)
         if dep.state != S.HEALTHY:
-            await transition(core, dep.id, S.HEALTHY, f"healthy at {running.endpoint}")
-        await transition(core, dep.id, None, "re-adopted after coordinator restart")
+            await events.transition(dep.id, S.HEALTHY, f"healthy at {running.endpoint}")
+        await events.transition(dep.id, None, "re-adopted after coordinator restart")
         return
     why = f"coordinator restarted and the miner was {problem}"
-    core.jobs.submit(vm.id, _restart_job(core, dep, vm, why))
+    jobs.submit(vm.id, _restart_job(deployments, dep, vm, why))
 
 
-async def _restart_job(core: Coordinator, dep: Deployment, vm: VM, why: str) -> None:
+async def _restart_job(deployments: DeploymentService, dep: Deployment, vm: VM, why: str) -> None:
     assert vm.provider_vm_id is not None
     try:
-        await core.deployments.restart_deployment(dep, vm.provider, vm.provider_vm_id, why)
+        await deployments.restart_deployment(dep, vm.provider, vm.provider_vm_id, why)
     except TensorNodeError as exc:
         # _restart has already failed the deployment with the reason
         log.warning("restart after coordinator start failed: %s", exc, extra={"vm_id": vm.id})

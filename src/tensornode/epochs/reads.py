@@ -31,13 +31,13 @@ class EpochReads:
 
     def __init__(self, runtime: ValidationRuntime) -> None:
         self.runtime = runtime
-        self.core = runtime.core
-        self.settings = runtime.core.settings
+        self.db = runtime.db
+        self.settings = runtime.settings
 
     async def epochs(self, *, limit: int, offset: int) -> EpochsPublic:
         """Frozen and settled epochs, latest first, and the running one."""
         window = epoch_at(utcnow(), self.settings.rewards.epoch_seconds)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             count = await session.scalar(select(func.count()).select_from(Epoch))
             rows = (
                 await session.execute(
@@ -69,7 +69,7 @@ class EpochReads:
 
     async def report_body(self, number: int) -> str:
         """Epoch ``number``'s stored report, byte for byte (404 until settled)."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             row = await session.get(EpochReportRow, number)
         if row is None:
             raise NotFound(f"epoch {number} has no report (not settled yet, or never)")
@@ -78,7 +78,7 @@ class EpochReads:
     async def rewards(self, account: str, *, limit: int) -> RewardsPublic:
         """What ``account`` was paid per settled epoch (newest first), and its balance."""
         check_account(account)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             bodies = list(
                 await session.scalars(
                     select(EpochReportRow.body).order_by(EpochReportRow.number.desc()).limit(limit)

@@ -40,9 +40,9 @@ class EpochScheduler:
         self, runtime: ValidationRuntime, *, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.runtime = runtime
-        self.settings = runtime.core.settings
+        self.settings = runtime.settings
         self.clock = clock
-        self.engine = sync_engine(runtime.core.db.url)
+        self.engine = sync_engine(runtime.db.url)
         self.sessions = session_factory(self.engine)
         self.ledger = LocalLedger(self.sessions, dev_mode=self.settings.dev_mode)
         self.service = EpochService(self.sessions, self.ledger, self.settings.rewards, self.collect)

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CollectorRegistry
 
+from tensornode.config import Settings
 from tensornode.coordinator.deps import CurrentAccount
+from tensornode.db.session import Database
 from tensornode.errors import NotFound, TensorNodeError
 from tensornode.gateway.asgi import install_fast_path
 from tensornode.gateway.http_api import (
@@ -46,22 +48,20 @@ from tensornode.gateway.schemas import (
 )
 from tensornode.gateway.service import Gateway
 
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
-
 router = APIRouter(tags=["gateway"])
 
 
 def attach_gateway(
     app: FastAPI,
-    core: Coordinator,
+    settings: Settings,
+    db: Database,
     *,
     registry: CollectorRegistry | None = None,
 ) -> Gateway:
     """Build the app's gateway (not started), its metrics on ``registry``."""
-    gateway = Gateway(core.settings, core.db, registry=registry)
+    gateway = Gateway(settings, db, registry=registry)
     app.state.gateway = gateway
-    if core.settings.gateway.fast_path:
+    if settings.gateway.fast_path:
         install_fast_path(app, gateway)
     return gateway
 

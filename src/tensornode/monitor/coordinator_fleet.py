@@ -15,22 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
+from tensornode.coordinator.jobs import JobRunner
+from tensornode.coordinator.machines import Machines
+from tensornode.coordinator.services.deployments import DeploymentService
 from tensornode.coordinator.services.events import running_of
-from tensornode.coordinator.services.miners import MONITORED_STATUSES
+from tensornode.coordinator.services.miners import MONITORED_STATUSES, MinerService
 from tensornode.db.models import VM, Deployment, Miner
+from tensornode.db.session import Database
 from tensornode.errors import Conflict, NotFound
 from tensornode.monitor.fleet import MonitoredMiner
 from tensornode.monitor.probe import ProbeResult
 from tensornode.monitor.tracker import Event, EventKind, Health
 from tensornode.providers.base import Host, VMStatus
 from tensornode.runtimes.base import DeploymentState, RunningMiner
-
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
 
 WATCHED_DEPLOYMENTS = (DeploymentState.HEALTHY.value, DeploymentState.FAILED.value)
 """FAILED is watched only while the miner is still active/unhealthy: a failed restart
@@ -60,10 +60,21 @@ class _Managed:
 
 
 class CoordinatorFleet:
-    """Monitoring on top of a :class:`~tensornode.coordinator.core.Coordinator`."""
+    """Monitoring on top of the coordinator's database, machines and services."""
 
-    def __init__(self, core: Coordinator) -> None:
-        self.core = core
+    def __init__(
+        self,
+        db: Database,
+        machines: Machines,
+        jobs: JobRunner,
+        deployments: DeploymentService,
+        miners: MinerService,
+    ) -> None:
+        self.db = db
+        self.machines = machines
+        self.jobs = jobs
+        self.deployments = deployments
+        self.miners = miners
         self._managed: dict[str, _Managed] = {}
 
     async def monitored_miners(self) -> Sequence[MonitoredMiner]:
@@ -79,13 +90,13 @@ class CoordinatorFleet:
         )
         miners: list[MonitoredMiner] = []
         managed: dict[str, _Managed] = {}
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             for miner, dep, vm in await session.execute(query):
                 running = running_of(dep) if dep is not None else None
                 if miner.kind == "managed" and vm is not None and running is not None:
                     if vm.provider_vm_id is None or vm.status == VMStatus.TERMINATED:
                         continue
-                    if self.core.jobs.is_running(vm.id):
+                    if self.jobs.is_running(vm.id):
                         continue  # a deployment in progress owns the VM
                     managed[miner.id] = _Managed(
                         dep.id, vm.id, vm.provider, vm.provider_vm_id, running
@@ -103,13 +114,13 @@ class CoordinatorFleet:
         host = await self._host(target)
         if host is None:
             return False
-        return await self.core.runtime(target.running.runtime).is_running(host, target.running)
+        return await self.machines.runtime(target.running.runtime).is_running(host, target.running)
 
     async def restart(self, miner: MonitoredMiner) -> MonitoredMiner:
         if miner.miner_id not in self._managed:
             raise Conflict(f"miner {miner.miner_id} is not managed by this coordinator")
-        row = await self.core.deployments.restart_miner(miner.miner_id)
-        async with self.core.db.session() as session:
+        row = await self.deployments.restart_miner(miner.miner_id)
+        async with self.db.session() as session:
             dep = await session.get(Deployment, row.deployment_id or "")
         running = running_of(dep) if dep is not None else None
         if dep is None or running is None:
@@ -118,20 +129,20 @@ class CoordinatorFleet:
         return MonitoredMiner(miner.miner_id, running.endpoint, True, running.handle)
 
     async def record_probe(self, miner: MonitoredMiner, probe: ProbeResult) -> None:
-        await self.core.miners.record_probe(
+        await self.miners.record_probe(
             miner.miner_id, ok=probe.ok, latency_ms=probe.latency_s * 1000, error=probe.error
         )
 
     async def record_events(
         self, miner: MonitoredMiner, events: Sequence[Event], *, health: str
     ) -> None:
-        await self.core.miners.set_status(miner.miner_id, MINER_STATUS[Health(health)])
+        await self.miners.set_status(miner.miner_id, MINER_STATUS[Health(health)])
         target = self._managed.get(miner.miner_id)
         if target is None:
             return
         for event in events:
             gave_up = event.kind is EventKind.GAVE_UP
-            await self.core.deployments.record_event(
+            await self.deployments.record_event(
                 target.deployment_id,
                 f"monitor: {event.kind.value}: {event.message}",
                 DeploymentState.FAILED if gave_up else None,
@@ -140,7 +151,7 @@ class CoordinatorFleet:
     async def _host(self, target: _Managed) -> Host | None:
         """The VM's host, or None when the provider no longer has it active."""
         try:
-            pvm, host = await self.core.host(target.provider, target.provider_vm_id)
+            pvm, host = await self.machines.host(target.provider, target.provider_vm_id)
         except (NotFound, Conflict):  # gone, or no longer active at the provider
             return None
         return host if pvm.status == VMStatus.ACTIVE else None

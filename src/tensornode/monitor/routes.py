@@ -11,32 +11,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from tensornode.monitor.coordinator_fleet import CoordinatorFleet
+from tensornode.config import MonitorSettings
+from tensornode.monitor.fleet import MinerFleet
 from tensornode.monitor.metrics import MonitorMetrics
 from tensornode.monitor.monitor import Monitor
-
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
 
 router = APIRouter(tags=["meta"])
 
 
-def attach_monitor(app: FastAPI, core: Coordinator) -> Monitor:
-    """Build the app's metrics registry and monitor (not started), on the coordinator's
-    HTTP client."""
+def attach_monitor(
+    app: FastAPI, fleet: MinerFleet, settings: MonitorSettings, http: httpx.AsyncClient
+) -> Monitor:
+    """Build the app's metrics registry and the monitor of ``fleet`` (not started),
+    probing with ``http``."""
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
-    monitor = Monitor(
-        CoordinatorFleet(core),
-        core.settings.monitor,
-        metrics=MonitorMetrics(registry),
-        client=core.http,
-    )
+    monitor = Monitor(fleet, settings, metrics=MonitorMetrics(registry), client=http)
     app.state.monitor = monitor
     return monitor
 

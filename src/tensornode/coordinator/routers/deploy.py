@@ -28,7 +28,7 @@ router = APIRouter(tags=["vms"])
 
 async def _check_miner_spec(core: Coordinator, spec: MinerSpecIn) -> None:
     """Refuse a bad miner spec before any VM is rented."""
-    core.runtime(spec.runtime)
+    core.machines.runtime(spec.runtime)
     if spec.runtime == "docker":
         if not spec.dockerfile_url:
             raise InvalidInput("miner.dockerfile_url is required for the docker runtime")

@@ -12,36 +12,27 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tensornode.contracts.coordinator import DeploymentPublic
+from tensornode.coordinator.jobs import JobRunner
 from tensornode.coordinator.services.events import (
     CURRENT_STATES,
-    DeploymentLog,
     context_of,
     deployment_public,
     running_json,
     running_of,
-    transition,
 )
-from tensornode.coordinator.services.pipeline import (
-    DeploymentJob,
-    activate_miner,
-    stop_deployment,
-    wait_healthy,
-)
+from tensornode.coordinator.services.pipeline import DeploymentJob, Pipeline
+from tensornode.coordinator.services.vms import fetch_vm
 from tensornode.db.models import VM, Deployment, Miner
 from tensornode.errors import Conflict, InvalidInput, NotFound, RuntimeFailure, TensorNodeError
 from tensornode.net.safe_fetch import check_url_allowed
 from tensornode.providers.base import VMStatus
 from tensornode.runtimes.base import DeploymentState
 from tensornode.runtimes.dockerfile import validate_dockerfile
-
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
 
 log = logging.getLogger(__name__)
 S = DeploymentState
@@ -51,8 +42,12 @@ FOLLOW_POLL_S = 0.5
 class DeploymentService:
     """Deployments of miners onto VMs, and their logs."""
 
-    def __init__(self, core: Coordinator) -> None:
-        self.core = core
+    def __init__(self, pipeline: Pipeline, jobs: JobRunner) -> None:
+        self.pipeline = pipeline
+        self.jobs = jobs
+        self.db = pipeline.db
+        self.machines = pipeline.machines
+        self.events = pipeline.events
 
     async def deploy_builtin(
         self, vm_id: str, models: list[str], *, port: int = 3000, env: dict[str, str] | None = None
@@ -66,16 +61,14 @@ class DeploymentService:
         self, vm_id: str, url: str, *, port: int = 3000
     ) -> DeploymentPublic:
         """Fetch, build and run the Dockerfile at ``url`` (checked against the URL policy now)."""
-        await check_url_allowed(
-            url, allow_private=self.core.settings.dev_mode, what="dockerfile_url"
-        )
+        await check_url_allowed(url, allow_private=self.pipeline.dev_mode, what="dockerfile_url")
         return await self._submit(vm_id, runtime="docker", source="url", port=port, url=url)
 
     async def deploy_dockerfile(
         self, vm_id: str, content: bytes, *, port: int = 3000
     ) -> DeploymentPublic:
         """Build and run an uploaded Dockerfile (validated now)."""
-        limit = self.core.settings.coordinator.dockerfile_max_bytes
+        limit = self.pipeline.config.dockerfile_max_bytes
         validate_dockerfile(content, max_bytes=limit)
         return await self._submit(
             vm_id, runtime="docker", source="upload", port=port, dockerfile=content
@@ -93,9 +86,9 @@ class DeploymentService:
         url: str | None = None,
         dockerfile: bytes | None = None,
     ) -> DeploymentPublic:
-        vm = await self.core.vms.get(vm_id)
+        vm = await fetch_vm(self.db, self.machines, vm_id)
         self._check_deployable(vm, port)
-        self.core.runtime(runtime)  # refuse an unavailable runtime before anything is stored
+        self.machines.runtime(runtime)  # refuse an unavailable runtime before anything is stored
         dep = Deployment(
             vm_id=vm_id,
             runtime=runtime,
@@ -108,14 +101,14 @@ class DeploymentService:
             dockerfile=dockerfile,
             state=S.QUEUED.value,
         )
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             session.add(dep)
         what = url or (", ".join(models or []) if runtime == "builtin" else "uploaded Dockerfile")
-        dep = await transition(
-            self.core, dep.id, None, f"accepted: {runtime} {what} on port {port}"
+        dep = await self.events.transition(
+            dep.id, None, f"accepted: {runtime} {what} on port {port}"
         )
         # the job replaces the VM's previous one; it stops the previous deployment first
-        await self.core.jobs.replace(vm_id, DeploymentJob(self.core, dep.id).run())
+        await self.jobs.replace(vm_id, DeploymentJob(self.pipeline, dep.id).run())
         return await self.get(dep.id)
 
     @staticmethod
@@ -130,7 +123,7 @@ class DeploymentService:
             )
 
     async def get(self, deployment_id: str) -> DeploymentPublic:
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             dep = await session.scalar(
                 select(Deployment)
                 .where(Deployment.id == deployment_id)
@@ -142,7 +135,7 @@ class DeploymentService:
 
     async def for_vm(self, vm_id: str) -> list[DeploymentPublic]:
         """The VM's deployments, newest first, each with its event log."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             deps = await session.scalars(
                 select(Deployment)
                 .where(Deployment.vm_id == vm_id)
@@ -153,7 +146,7 @@ class DeploymentService:
 
     async def current(self, vm_id: str) -> Deployment | None:
         """The VM's deployment that occupies it, if any."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             return await session.scalar(
                 select(Deployment)
                 .where(
@@ -165,7 +158,7 @@ class DeploymentService:
             )
 
     async def latest(self, vm_id: str) -> Deployment | None:
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             return await session.scalar(
                 select(Deployment)
                 .where(Deployment.vm_id == vm_id)
@@ -177,13 +170,13 @@ class DeploymentService:
         self, vm_id: str, *, reason: str = "stopped by its owner", missing_ok: bool = False
     ) -> DeploymentPublic | None:
         """Cancel the VM's job and stop its current deployment's miner."""
-        await self.core.jobs.cancel(vm_id)
+        await self.jobs.cancel(vm_id)
         dep = await self.current(vm_id)
         if dep is None:
             if missing_ok:
                 return None
             raise Conflict(f"VM {vm_id} has no miner to stop")
-        await stop_deployment(self.core, dep, reason)
+        await self.pipeline.stop_deployment(dep, reason)
         return await self.get(dep.id)
 
     async def redeploy(self, vm_id: str) -> DeploymentPublic:
@@ -206,7 +199,7 @@ class DeploymentService:
         self, deployment_id: str, message: str, state: DeploymentState | None = None
     ) -> None:
         """Add an event (and a log line) to a deployment, changing its state if given."""
-        await transition(self.core, deployment_id, state, message)
+        await self.events.transition(deployment_id, state, message)
 
     async def restart_miner(self, miner_id: str) -> Miner:
         """Start a managed miner again through its runtime (no rebuild); count the restart.
@@ -215,7 +208,7 @@ class DeploymentService:
         and RuntimeFailure when the miner does not come back healthy (its deployment is then
         failed, nothing left running).
         """
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             miner = await session.get(Miner, miner_id)
             if miner is None or miner.kind != "managed" or miner.deployment_id is None:
                 raise NotFound(f"managed miner {miner_id} not found")
@@ -224,13 +217,13 @@ class DeploymentService:
         if dep is None or vm is None or vm.provider_vm_id is None:
             raise Conflict(f"miner {miner_id} has no deployment to restart")
         # as a job on the VM's key: no deployment can start on the VM meanwhile
-        task = self.core.jobs.submit(
+        task = self.jobs.submit(
             vm.id, self.restart_deployment(dep, vm.provider, vm.provider_vm_id, "restart requested")
         )
         try:
             await asyncio.wait([task])
         finally:
-            async with self.core.db.session() as session:
+            async with self.db.session() as session:
                 miner = await session.get(Miner, miner_id)
                 assert miner is not None
                 miner.restarts += 1  # every attempt counts, as the monitor's backoff does
@@ -244,34 +237,31 @@ class DeploymentService:
         self, dep: Deployment, provider: str, provider_vm_id: str, why: str
     ) -> None:
         """Stop what is left of a deployment's miner and start it again, healthy or failed."""
-        _, host = await self.core.host(provider, provider_vm_id)
-        runtime = self.core.runtime(dep.runtime)
+        _, host = await self.machines.host(provider, provider_vm_id)
+        runtime = self.machines.runtime(dep.runtime)
         old = running_of(dep)
         if old is not None:
             await runtime.stop(host, old)
-        await transition(self.core, dep.id, S.STARTING, f"{why}: starting the miner again")
+        await self.events.transition(dep.id, S.STARTING, f"{why}: starting the miner again")
         running = None
         try:
-            running = await runtime.start(
-                host, context_of(dep), DeploymentLog(self.core.deployment_log_path(dep.id))
-            )
-            await transition(
-                self.core,
+            running = await runtime.start(host, context_of(dep), self.events.log(dep.id))
+            await self.events.transition(
                 dep.id,
                 None,
                 f"started ({running.runtime} {running.handle})",
                 running=running_json(running),
             )
-            await wait_healthy(self.core, runtime, host, running)
+            await self.pipeline.wait_healthy(runtime, host, running)
         except TensorNodeError as exc:
             if running is not None:
                 await runtime.stop(host, running)
-            await transition(
-                self.core, dep.id, S.FAILED, f"restart failed: {exc.message}", reason=exc.message
+            await self.events.transition(
+                dep.id, S.FAILED, f"restart failed: {exc.message}", reason=exc.message
             )
             raise RuntimeFailure(f"miner on VM {dep.vm_id} did not restart: {exc.message}") from exc
-        await activate_miner(self.core, dep, running)
-        await transition(self.core, dep.id, S.HEALTHY, f"healthy again at {running.endpoint}")
+        await self.pipeline.activate_miner(dep, running)
+        await self.events.transition(dep.id, S.HEALTHY, f"healthy again at {running.endpoint}")
 
     async def logs(self, vm_id: str, *, tail: int = 200) -> str:
         """The last ``tail`` lines of the VM's latest deployment log, then its miner's output."""
@@ -280,16 +270,18 @@ class DeploymentService:
             return ""
         text = await asyncio.to_thread(self._tail_file, dep.id, tail)
         running = running_of(dep)
-        vm = await self.core.vms.get(vm_id)
+        vm = await fetch_vm(self.db, self.machines, vm_id)
         if running is not None and dep.state in CURRENT_STATES and vm.provider_vm_id:
-            _, host = await self.core.host(vm.provider, vm.provider_vm_id)
-            output = await self.core.runtime(running.runtime).logs(host, running, tail_lines=tail)
+            _, host = await self.machines.host(vm.provider, vm.provider_vm_id)
+            output = await self.machines.runtime(running.runtime).logs(
+                host, running, tail_lines=tail
+            )
             if output.strip():
                 text += "--- miner output ---\n" + output.rstrip("\n") + "\n"
         return text
 
     def _tail_file(self, deployment_id: str, tail: int) -> str:
-        path = self.core.deployment_log_path(deployment_id)
+        path = self.events.log_path(deployment_id)
         if not path.exists():
             return ""
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -300,7 +292,7 @@ class DeploymentService:
         dep = await self.latest(vm_id)
         if dep is None:
             raise Conflict(f"VM {vm_id} has no deployment yet")
-        path = self.core.deployment_log_path(dep.id)
+        path = self.events.log_path(dep.id)
         for line in (await asyncio.to_thread(self._tail_file, dep.id, tail)).splitlines():
             yield line
         offset = path.stat().st_size if path.exists() else 0

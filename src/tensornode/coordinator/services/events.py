@@ -8,15 +8,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tensornode.contracts.coordinator import DeploymentEventPublic, DeploymentPublic
 from tensornode.db.models import Deployment, DeploymentEvent, utcnow
+from tensornode.db.session import Database
 from tensornode.errors import NotFound
 from tensornode.runtimes.base import DeploymentContext, DeploymentState, MinerSpec, RunningMiner
-
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
 
 CURRENT_STATES = frozenset(
     {
@@ -101,23 +98,40 @@ def deployment_public(dep: Deployment, events: list[DeploymentEvent]) -> Deploym
     )
 
 
-async def transition(
-    core: Coordinator,
-    deployment_id: str,
-    state: DeploymentState | None,
-    message: str,
-    **fields: object,
-) -> Deployment:
-    """Move a deployment to ``state`` (None: keep it) with an event; set ``fields`` too."""
-    at = utcnow()
-    async with core.db.session() as session:
-        dep = await session.get(Deployment, deployment_id)
-        if dep is None:
-            raise NotFound(f"deployment {deployment_id} not found")
-        if state is not None:
-            dep.state = state.value
-        for name, value in fields.items():
-            setattr(dep, name, value)
-        session.add(DeploymentEvent(deployment_id=dep.id, at=at, state=dep.state, message=message))
-    await DeploymentLog(core.deployment_log_path(deployment_id)).note(dep.state, message, at)
-    return dep
+class DeploymentEvents:
+    """Deployment state changes: event rows in ``db``, log files under ``log_dir``."""
+
+    def __init__(self, db: Database, log_dir: Path) -> None:
+        self.db = db
+        self.log_dir = log_dir
+
+    def log_path(self, deployment_id: str) -> Path:
+        """The deployment's log file (its directory made on first use)."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return self.log_dir / f"{deployment_id}.log"
+
+    def log(self, deployment_id: str) -> DeploymentLog:
+        return DeploymentLog(self.log_path(deployment_id))
+
+    async def transition(
+        self,
+        deployment_id: str,
+        state: DeploymentState | None,
+        message: str,
+        **fields: object,
+    ) -> Deployment:
+        """Move a deployment to ``state`` (None: keep it) with an event; set ``fields`` too."""
+        at = utcnow()
+        async with self.db.session() as session:
+            dep = await session.get(Deployment, deployment_id)
+            if dep is None:
+                raise NotFound(f"deployment {deployment_id} not found")
+            if state is not None:
+                dep.state = state.value
+            for name, value in fields.items():
+                setattr(dep, name, value)
+            session.add(
+                DeploymentEvent(deployment_id=dep.id, at=at, state=dep.state, message=message)
+            )
+        await self.log(deployment_id).note(dep.state, message, at)
+        return dep

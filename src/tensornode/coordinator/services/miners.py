@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import httpx
 from sqlalchemy import func, select
 
 from tensornode.contracts.coordinator import MinerCreate, MinerPublic
 from tensornode.db.metrics import health_stats, record_probe, request_stats
-from tensornode.db.models import Miner, utcnow
+from tensornode.db.models import Deployment, Miner, utcnow
+from tensornode.db.session import Database
 from tensornode.errors import Conflict, InvalidInput, NotFound
 from tensornode.miner.check import check_miner
 from tensornode.net.safe_fetch import check_url_allowed
-
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +52,15 @@ class ActiveMiner:
 class MinerService:
     """The miner registry."""
 
-    def __init__(self, core: Coordinator) -> None:
-        self.core = core
+    def __init__(self, db: Database, http: httpx.AsyncClient, *, allow_private: bool) -> None:
+        """``allow_private``: accept endpoints on private or loopback addresses (dev mode)."""
+        self.db = db
+        self.http = http
+        self.allow_private = allow_private
 
     async def public(self, miner: Miner) -> MinerPublic:
         """A miner with its uptime, availability and request figures."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             reqs = await request_stats(session, miner.id)
             health = await health_stats(session, miner.id)
         uptime = None
@@ -87,7 +88,7 @@ class MinerService:
         )
 
     async def get(self, miner_id: str) -> Miner:
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             miner = await session.get(Miner, miner_id)
             if miner is None:
                 raise NotFound(f"miner {miner_id} not found")
@@ -110,7 +111,7 @@ class MinerService:
             query = query.where(Miner.status == status)
         if owner is not None:
             query = query.where(Miner.owner_id == owner)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             count = await session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await session.scalars(
                 query.order_by(Miner.created_at.desc(), Miner.id).limit(limit).offset(offset)
@@ -120,10 +121,8 @@ class MinerService:
     async def register(self, owner_id: str, body: MinerCreate) -> Miner:
         """Register a miner its owner runs, once it passes ``miner check``."""
         endpoint = body.endpoint.strip().rstrip("/")
-        await check_url_allowed(
-            endpoint, allow_private=self.core.settings.dev_mode, what="endpoint"
-        )
-        async with self.core.db.session() as session:
+        await check_url_allowed(endpoint, allow_private=self.allow_private, what="endpoint")
+        async with self.db.session() as session:
             taken = await session.scalar(
                 select(Miner.id).where(
                     Miner.endpoint == endpoint, Miner.status.in_(MONITORED_STATUSES)
@@ -131,7 +130,7 @@ class MinerService:
             )
         if taken is not None:
             raise Conflict(f"{endpoint} is already registered as miner {taken}")
-        report = await check_miner(endpoint, client=self.core.http, model_type=None)
+        report = await check_miner(endpoint, client=self.http, model_type=None)
         if not report.ok:
             failures = [{"name": r.name, "reason": r.reason} for r in report.failures]
             summary = "; ".join(f"{f['name']}: {f['reason']}" for f in failures)
@@ -146,14 +145,14 @@ class MinerService:
             restarts=0,
             started_at=utcnow(),
         )
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             session.add(miner)
         log.info("miner registered", extra={"miner_id": miner.id, "endpoint": endpoint})
         return miner
 
     async def deregister(self, miner_id: str) -> Miner:
         """Take an external miner off the network (managed ones stop with their VM)."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             miner = await session.get(Miner, miner_id)
             if miner is None:
                 raise NotFound(f"miner {miner_id} not found")
@@ -166,9 +165,7 @@ class MinerService:
 
     async def active_miners(self) -> list[ActiveMiner]:
         """Every miner that should be up now, with its endpoint."""
-        from tensornode.db.models import Deployment
-
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             rows = (
                 await session.execute(
                     select(Miner, Deployment.running)
@@ -191,7 +188,7 @@ class MinerService:
 
     async def set_status(self, miner_id: str, status: str) -> None:
         """Mark a miner ``active``, ``unhealthy``, ``stopped`` or ``failed``."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             miner = await session.get(Miner, miner_id)
             if miner is None:
                 raise NotFound(f"miner {miner_id} not found")
@@ -203,5 +200,5 @@ class MinerService:
         self, miner_id: str, *, ok: bool, latency_ms: float | None = None, error: str | None = None
     ) -> None:
         """Count one health probe (see :func:`tensornode.db.metrics.record_probe`)."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             await record_probe(session, miner_id, ok=ok, latency_ms=latency_ms, error=error)

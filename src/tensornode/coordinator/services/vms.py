@@ -7,10 +7,11 @@ Every method checks nothing about the caller: ownership is the API's dependency
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import func, select
 
+from tensornode.config import CoordinatorSettings
 from tensornode.contracts.coordinator import (
     Constraints,
     EstimatePublic,
@@ -18,13 +19,12 @@ from tensornode.contracts.coordinator import (
     VMPublic,
     VMUpdate,
 )
+from tensornode.coordinator.machines import Machines
 from tensornode.coordinator.services.events import CURRENT_STATES
 from tensornode.db.models import VM, Deployment, Miner, utcnow
+from tensornode.db.session import Database
 from tensornode.errors import InvalidInput, NotFound, ProviderError, TensorNodeError
 from tensornode.providers.base import Configuration, PortSpec, ProvisionedVM, VMSpec, VMStatus
-
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ class UpdatableProvider(Protocol):
     async def update(
         self, provider_vm_id: str, *, name: str | None, open_ports: tuple[PortSpec, ...] | None
     ) -> None: ...
+
+
+class MinerStopper(Protocol):
+    """What stops a VM's miner before the VM goes (the deployment service)."""
+
+    async def stop_vm_miner(self, vm_id: str, *, reason: str, missing_ok: bool) -> object: ...
 
 
 def normalize_ports(ports: list[PortPublic] | None) -> tuple[PortSpec, ...]:
@@ -90,15 +96,49 @@ def apply_provisioned(vm: VM, pvm: ProvisionedVM) -> None:
         vm.status_reason = pvm.note
 
 
+async def refresh_vm(machines: Machines, vm: VM) -> None:
+    """Ask a VM's provider about it; on provider trouble keep what we knew and say so."""
+    if vm.provider_vm_id is None:
+        return
+    try:
+        pvm = await machines.provider(vm.provider).query(vm.provider_vm_id)
+    except TensorNodeError as exc:
+        log.warning("VM status refresh failed: %s", exc, extra={"vm_id": vm.id})
+        return
+    apply_provisioned(vm, pvm)
+
+
+async def fetch_vm(
+    db: Database, machines: Machines, vm_id: str, *, owner_id: str | None = None
+) -> VM:
+    """The VM (of ``owner_id`` if given), its status refreshed while launching."""
+    async with db.session() as session:
+        vm = await session.get(VM, vm_id)
+        if vm is None or (owner_id is not None and vm.owner_id != owner_id):
+            raise NotFound(f"VM {vm_id} not found")
+        if vm.status == VMStatus.LAUNCHING:
+            await refresh_vm(machines, vm)
+        return vm
+
+
 class VMService:
     """VM lifecycle on the coordinator's providers."""
 
-    def __init__(self, core: Coordinator) -> None:
-        self.core = core
+    def __init__(
+        self,
+        db: Database,
+        machines: Machines,
+        config: CoordinatorSettings,
+        miners: MinerStopper,
+    ) -> None:
+        self.db = db
+        self.machines = machines
+        self.config = config
+        self.miners = miners
 
     async def configurations(self) -> list[Configuration]:
         """The default provider's configurations, cheapest first."""
-        configs = await self.core.provider(self.core.default_provider).configurations()
+        configs = await self.machines.provider(self.machines.default_provider).configurations()
         return sorted(configs, key=lambda c: (c.price_per_epoch_usd, c.slug))
 
     async def resolve_configuration(self, constraints: Constraints) -> Configuration:
@@ -106,9 +146,7 @@ class VMService:
         configs = await self.configurations()
         if not configs:
             raise ProviderError("the provider offers no configuration")
-        slug = (
-            constraints.basic_configuration or self.core.settings.coordinator.default_configuration
-        )
+        slug = constraints.basic_configuration or self.config.default_configuration
         if slug is None:
             config = configs[0]
         else:
@@ -150,7 +188,7 @@ class VMService:
         instances: int = 1,
     ) -> list[VM]:
         """Rent ``instances`` VMs; all or nothing (created ones are terminated on failure)."""
-        limit = self.core.settings.coordinator.max_instances_per_request
+        limit = self.config.max_instances_per_request
         if instances > limit:
             raise InvalidInput(f"instances must be at most {limit}")
         ports = normalize_ports(open_ports)
@@ -175,8 +213,8 @@ class VMService:
 
     async def _rent(self, owner_id: str, spec: VMSpec) -> VM:
         """One VM from the default provider, recorded."""
-        provider_name = self.core.default_provider
-        pvm = await self.core.provider(provider_name).create(spec)
+        provider_name = self.machines.default_provider
+        pvm = await self.machines.provider(provider_name).create(spec)
         vm = VM(
             owner_id=owner_id,
             name=spec.name,
@@ -188,7 +226,7 @@ class VMService:
             price_per_epoch_usd=pvm.price_per_epoch_usd,
         )
         apply_provisioned(vm, pvm)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             session.add(vm)
         return vm
 
@@ -198,28 +236,11 @@ class VMService:
 
     async def get(self, vm_id: str, *, owner_id: str | None = None) -> VM:
         """The VM (of ``owner_id`` if given), its status refreshed while launching."""
-        async with self.core.db.session() as session:
-            vm = await session.get(VM, vm_id)
-            if vm is None or (owner_id is not None and vm.owner_id != owner_id):
-                raise NotFound(f"VM {vm_id} not found")
-            if vm.status == VMStatus.LAUNCHING:
-                await self._refresh(vm)
-            return vm
-
-    async def _refresh(self, vm: VM) -> None:
-        """Ask the provider about a VM; on provider trouble keep what we knew and say so."""
-        if vm.provider_vm_id is None:
-            return
-        try:
-            pvm = await self.core.provider(vm.provider).query(vm.provider_vm_id)
-        except TensorNodeError as exc:
-            log.warning("VM status refresh failed: %s", exc, extra={"vm_id": vm.id})
-            return
-        apply_provisioned(vm, pvm)
+        return await fetch_vm(self.db, self.machines, vm_id, owner_id=owner_id)
 
     async def public(self, vm: VM) -> VMPublic:
         """The API view of a VM, with its latest deployment and miner."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             deployment = await session.scalar(
                 select(Deployment)
                 .where(Deployment.vm_id == vm.id)
@@ -246,7 +267,7 @@ class VMService:
             query = query.where(VM.status != VMStatus.TERMINATED)
         if name is not None:
             query = query.where(VM.name == name)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             count = await session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await session.scalars(
                 query.order_by(VM.created_at.desc(), VM.id).limit(limit).offset(offset)
@@ -254,17 +275,17 @@ class VMService:
             vms = list(rows)
             for vm in vms:
                 if vm.status == VMStatus.LAUNCHING:
-                    await self._refresh(vm)
+                    await refresh_vm(self.machines, vm)
         return vms, int(count or 0)
 
     async def update(self, vm_id: str, changes: VMUpdate) -> VM:
         """Rename a VM or replace its open ports (22 kept, 10250 refused)."""
         ports = normalize_ports(changes.open_ports) if changes.open_ports is not None else None
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             vm = await session.get(VM, vm_id)
             if vm is None:
                 raise NotFound(f"VM {vm_id} not found")
-            provider = self.core.provider(vm.provider)
+            provider = self.machines.provider(vm.provider)
             if isinstance(provider, UpdatableProvider) and vm.provider_vm_id:
                 await provider.update(vm.provider_vm_id, name=changes.name, open_ports=ports)
             if changes.name is not None:
@@ -275,13 +296,13 @@ class VMService:
 
     async def delete(self, vm_id: str) -> VM:
         """Stop the VM's miner, terminate it at the provider, keep the row as terminated."""
-        await self.core.deployments.stop_vm_miner(vm_id, reason="VM deleted", missing_ok=True)
-        async with self.core.db.session() as session:
+        await self.miners.stop_vm_miner(vm_id, reason="VM deleted", missing_ok=True)
+        async with self.db.session() as session:
             vm = await session.get(VM, vm_id)
             if vm is None:
                 raise NotFound(f"VM {vm_id} not found")
             if vm.provider_vm_id and vm.status != VMStatus.TERMINATED:
-                await self.core.provider(vm.provider).terminate(vm.provider_vm_id)
+                await self.machines.provider(vm.provider).terminate(vm.provider_vm_id)
             vm.status = VMStatus.TERMINATED.value
             vm.status_reason = "deleted by its owner"
             for miner in await session.scalars(select(Miner).where(Miner.vm_id == vm_id)):
@@ -295,7 +316,7 @@ class VMService:
         busy = select(Deployment.vm_id).where(
             Deployment.state.in_([s.value for s in CURRENT_STATES])
         )
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             idle = await session.scalar(
                 select(VM)
                 .where(
@@ -316,5 +337,5 @@ class VMService:
         return created[0], False
 
     async def owner_of(self, vm_id: str) -> str | None:
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             return await session.scalar(select(VM.owner_id).where(VM.id == vm_id))

@@ -22,7 +22,7 @@ class ValidatorLoop:
 
     def __init__(self, runtime: ValidationRuntime) -> None:
         self.runtime = runtime
-        settings = runtime.core.settings.validator
+        settings = runtime.settings.validator
         self.settings = settings
         self._periodic = Periodic("tensornode-validator", settings.round_interval_s, self.run_once)
 

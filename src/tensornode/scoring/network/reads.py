@@ -49,8 +49,8 @@ class ValidationReads:
 
     def __init__(self, runtime: ValidationRuntime) -> None:
         self.runtime = runtime
-        self.core = runtime.core
-        self.settings = runtime.core.settings
+        self.db = runtime.db
+        self.settings = runtime.settings
 
     def window(self, epoch: int | None = None, now: datetime | None = None) -> EpochWindow:
         """Epoch ``epoch``'s window (default: the running one)."""
@@ -63,7 +63,7 @@ class ValidationReads:
 
     async def _scores(self, subnet: str, window: EpochWindow) -> WindowScores:
         weights = self.runtime.service.subnet(subnet).weights
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             return await session.run_sync(
                 lambda s: window_scores(s, subnet, window.starts_at, window.ends_at, weights)
             )
@@ -74,7 +74,7 @@ class ValidationReads:
         window = self.window(epoch)
         scored = await self._scores(subnet, window)
         order = ranking(scored.scores)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             rows = await session.scalars(select(Miner).where(Miner.id.in_(order)))
             miners = {m.id: m for m in rows}
         data = []
@@ -103,7 +103,7 @@ class ValidationReads:
     ) -> MinerScoresPublic:
         """A miner's components and why for one epoch (default: running), its evidence
         page (newest first), and its frozen scores in settled epochs (newest first)."""
-        miner = await self.core.miners.get(miner_id)
+        miner = await self.runtime.miners.get(miner_id)
         window = self.window(epoch)
         scored = await self._scores(miner.subnet, window)
         score = scored.scores.get(miner_id)
@@ -114,7 +114,7 @@ class ValidationReads:
                 miner_id, [], 0.0, self.runtime.service.subnet(miner.subnet).weights
             )
         health = scored.health.get(miner_id)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             final = await session.get(Epoch, window.number) is not None
             page = await session.run_sync(
                 lambda s: _evidence_page(s, miner_id, window, limit, offset)

@@ -12,7 +12,7 @@ Validators only (API key or session of a registered validator; 403 otherwise):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
 
@@ -34,16 +34,12 @@ from tensornode.scoring.network.schemas import (
     ValidatorsPublic,
 )
 
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
-
 router = APIRouter(tags=["validation"])
 Subnet = Annotated[str, Query(min_length=1, max_length=40)]
 
 
-def attach_validation(app: FastAPI, core: Coordinator) -> ValidationRuntime:
-    """Build the app's validation runtime (loops not started) on ``app.state.validation``."""
-    runtime = ValidationRuntime(core)
+def attach_validation(app: FastAPI, runtime: ValidationRuntime) -> ValidationRuntime:
+    """Put the app's validation runtime (loops not started) on ``app.state.validation``."""
     app.state.validation = runtime
     app.state.validation_reads = ValidationReads(runtime)
     return runtime
@@ -79,7 +75,7 @@ async def targets(
     service = runtime.service
     spec = service.subnet(subnet)
     data = [TargetPublic(miner_id=t.miner_id, url=t.url) for t in await service.targets(subnet)]
-    settings = runtime.core.settings.validator
+    settings = runtime.settings.validator
     return TargetsPublic(
         subnet=spec.name,
         challenges_per_round=service.challenges_per_round(spec),
@@ -121,7 +117,7 @@ async def manual(
     spec = service.subnet(body.subnet)
     miners = await service.target_miners(spec.name)
     targets = await service.targets(spec.name)
-    settings = runtime.core.settings.validator
+    settings = runtime.settings.validator
     results = await validate_manually(
         targets,
         body.question,

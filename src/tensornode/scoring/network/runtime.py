@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+
+import httpx
 
 from tensornode.config import Settings
+from tensornode.coordinator.services.miners import MinerService
+from tensornode.db.session import Database
 from tensornode.epochs.scheduler import EpochScheduler
 from tensornode.scoring.factory import make_judge
 from tensornode.scoring.grading import Embedder
@@ -21,17 +24,24 @@ from tensornode.scoring.network.loop import ValidatorLoop
 from tensornode.scoring.network.service import ValidationService
 from tensornode.scoring.round import make_probe_client
 
-if TYPE_CHECKING:
-    from tensornode.coordinator.core import Coordinator
-
 
 class ValidationRuntime:
     """The validation service, its scorers and its loops for one coordinator."""
 
-    def __init__(self, core: Coordinator, *, embedder: Embedder | None = None) -> None:
-        self.core = core
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        http: httpx.AsyncClient,
+        miners: MinerService,
+        *,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.miners = miners
         self.probe_client = make_probe_client()
-        self.judge = make_judge(core.settings.validator, core.http)
+        self.judge = make_judge(settings.validator, http)
         self._embedder = embedder
         self.service = ValidationService(self)
         self.validator_loop = ValidatorLoop(self)
@@ -42,7 +52,7 @@ class ValidationRuntime:
         if self._embedder is None:
             from tensornode.scoring.scorers.embedding import EmbeddingScorer
 
-            self._embedder = EmbeddingScorer(device=self.core.settings.validator.embedding_device)
+            self._embedder = EmbeddingScorer(device=self.settings.validator.embedding_device)
         return self._embedder
 
     def use_embedder(self, embedder: Embedder) -> None:
@@ -58,7 +68,7 @@ class ValidationRuntime:
 @asynccontextmanager
 async def validation_running(runtime: ValidationRuntime) -> AsyncIterator[ValidationRuntime]:
     """Start the enabled loops for the duration of the block (after migrations ran)."""
-    settings = runtime.core.settings
+    settings = runtime.settings
     try:
         await runtime.service.ensure_own_account()
         if settings.validator.in_process:

@@ -60,8 +60,8 @@ class ValidationService:
 
     def __init__(self, runtime: ValidationRuntime) -> None:
         self.runtime = runtime
-        self.core = runtime.core
-        self.settings = runtime.core.settings
+        self.db = runtime.db
+        self.settings = runtime.settings
 
     # -- the validator registry ------------------------------------------------------
 
@@ -71,13 +71,13 @@ class ValidationService:
 
     async def ensure_own_account(self) -> None:
         """Create the in-process validator's account (rounds reference it)."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             await get_or_create_account(session, self.own_account)
 
     async def is_validator(self, account_id: str) -> bool:
         if account_id == self.own_account or account_id in self.settings.validator.accounts:
             return True
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             return await session.get(ValidatorAccount, account_id) is not None
 
     async def require_validator(self, account: Account) -> str:
@@ -91,7 +91,7 @@ class ValidationService:
 
     async def add_validator(self, account_id: str, note: str | None = None) -> ValidatorPublic:
         """Register ``account_id`` as a validator (idempotent)."""
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             await get_or_create_account(session, account_id)
             row = await session.get(ValidatorAccount, account_id)
             if row is None:
@@ -99,7 +99,7 @@ class ValidationService:
         return ValidatorPublic(account_id=account_id, source="registry", note=note)
 
     async def remove_validator(self, account_id: str) -> None:
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             row = await session.get(ValidatorAccount, account_id)
             if row is None:
                 raise NotFound(f"account {account_id} is not in the validator registry")
@@ -112,7 +112,7 @@ class ValidationService:
             ValidatorPublic(account_id=a, source="settings")
             for a in self.settings.validator.accounts
         ]
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             rows = await session.scalars(
                 select(ValidatorAccount).order_by(ValidatorAccount.account_id)
             )
@@ -134,7 +134,7 @@ class ValidationService:
     async def target_miners(self, subnet: str) -> list[Miner]:
         """The subnet's miners a round probes, oldest first."""
         self.subnet(subnet)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             rows = await session.scalars(
                 select(Miner)
                 .where(Miner.subnet == subnet, Miner.status.in_(TARGET_STATUSES))
@@ -154,7 +154,7 @@ class ValidationService:
         started = datetime.fromisoformat(result.started_at)
         finished = datetime.fromisoformat(result.finished_at)
         miners = sorted({e.miner_id for e in result.evidence})
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             if await session.get(ValidationRound, result.round_id) is not None:
                 raise Conflict(f"round {result.round_id} was already submitted")
             session.add(
@@ -241,7 +241,7 @@ class ValidationService:
 
     async def _submitted_miners(self, body: RoundSubmission, subnet: str) -> list[str]:
         ids = sorted({p.miner_id for p in body.probes})
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             rows = await session.execute(select(Miner.id, Miner.subnet).where(Miner.id.in_(ids)))
             known: dict[str, str] = {miner_id: subnet for miner_id, subnet in rows}
         for miner_id in ids:
@@ -259,7 +259,7 @@ class ValidationService:
         if finished > utcnow() + CLOCK_SLACK:
             raise InvalidInput("finishedAt is in the future")
         number = epoch_at(finished, self.settings.rewards.epoch_seconds).number
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             frozen = await session.scalar(select(func.max(Epoch.number)))
         if frozen is not None and frozen >= number:
             raise Conflict(f"the round finished in epoch {number}, which is already settled")
@@ -271,7 +271,7 @@ class ValidationService:
         query = select(ValidationRound)
         if subnet is not None:
             query = query.where(ValidationRound.subnet == subnet)
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             count = await session.scalar(select(func.count()).select_from(query.subquery()))
             rows = list(
                 await session.scalars(
@@ -312,7 +312,7 @@ class ValidationService:
         return data, int(count or 0)
 
     async def rounds_count(self) -> int:
-        async with self.core.db.session() as session:
+        async with self.db.session() as session:
             return int(await session.scalar(select(func.count()).select_from(ValidationRound)) or 0)
 
 
