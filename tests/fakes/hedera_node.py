@@ -66,7 +66,8 @@ class Account:
 
 @dataclass
 class Topic:
-    submit_keys: list[bytes]  # any one of them may submit (threshold 1)
+    submit_keys: list[bytes]
+    threshold: int  # how many of them must sign a message
     memo: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list)
     running_hash: bytes = b"\0" * 48
@@ -278,10 +279,19 @@ class FakeHederaNode:
         record.transfers, record.token_transfers = hbar, tokens
 
     def _create_topic(self, create: Any, receipt: Any) -> None:
-        keys = [k.ed25519 for k in create.submitKey.keyList.keys] or [create.submitKey.ed25519]
+        key = create.submitKey
+        which = key.WhichOneof("key")
+        if which == "thresholdKey":
+            keys = [k.ed25519 for k in key.thresholdKey.keys.keys]
+            threshold = key.thresholdKey.threshold
+        elif which == "keyList":  # every key of a plain list must sign
+            keys = [k.ed25519 for k in key.keyList.keys]
+            threshold = len(keys)
+        else:
+            keys, threshold = ([key.ed25519] if which else []), (1 if which else 0)
         number = self._next_entity
         self._next_entity += 1
-        self.topics[f"0.0.{number}"] = Topic([k for k in keys if k], create.memo)
+        self.topics[f"0.0.{number}"] = Topic(keys, threshold, create.memo)
         receipt.topicID.CopyFrom(basic_types_pb2.TopicID(topicNum=number))
 
     def _submit_message(
@@ -291,9 +301,8 @@ class FakeHederaNode:
         topic = self.topics.get(topic_id)
         if topic is None:
             raise Refused(ResponseCode.INVALID_TOPIC_ID)
-        if topic.submit_keys and not any(
-            _verify(signatures, key, body_bytes) for key in topic.submit_keys
-        ):
+        signed = sum(_verify(signatures, key, body_bytes) for key in topic.submit_keys)
+        if signed < topic.threshold:
             raise Refused(ResponseCode.INVALID_SIGNATURE)
         if len(submit.message) > 1024:
             raise Refused(ResponseCode.MESSAGE_SIZE_TOO_LARGE)

@@ -52,8 +52,18 @@ def verify(
     timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds to wait for each report.")
     ] = 30.0,
+    hedera: Annotated[
+        bool,
+        typer.Option(
+            "--hedera",
+            help="Also check the score log topic (mirror node) and the transfers on Hedera.",
+        ),
+    ] = False,
 ) -> None:
     """Recompute an epoch's payouts and check its hash chain against the previous report."""
+    if hedera:
+        verify_with_hedera(number, coordinator, timeout)
+        return
     with one_line_errors(), httpx.Client(base_url=coordinator, timeout=timeout) as client:
         report = fetch_report(client, number)
         if report is None:
@@ -69,4 +79,34 @@ def verify(
     typer.echo(
         f"epoch {number}: OK ({len(report.payouts)} payouts, {report.emission} "
         f"{report.config.unit}, hash {report.hash})"
+    )
+
+
+def verify_with_hedera(number: int, coordinator: str, timeout: float) -> None:
+    """The ``--hedera`` check: see :mod:`tensornode.ledger.hedera.verify`."""
+    from tensornode.cli.common import cli_settings
+    from tensornode.cli.hedera import _mirror
+    from tensornode.errors import ConfigurationError
+    from tensornode.ledger.hedera.verify import verify_on_hedera
+
+    settings = cli_settings().hedera
+    with one_line_errors(), httpx.Client(base_url=coordinator, timeout=timeout) as client:
+        if settings.topic_id is None:
+            raise ConfigurationError("set TENSORNODE_HEDERA__TOPIC_ID (the score log topic)")
+        mirror = _mirror(settings)
+        try:
+            messages = mirror.topic_messages(settings.topic_id)
+            token = None if settings.currency == "HBAR" else settings.currency
+            problems = verify_on_hedera(
+                number, messages, lambda n: fetch_report(client, n), mirror, token
+            )
+        finally:
+            mirror.close()
+    if problems:
+        for problem in problems:
+            typer.echo(f"problem: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"epoch {number}: OK on Hedera (topic {settings.topic_id}: chain, report hash, "
+        "payout root, transfers and validator registrations check out)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tensornode import __version__
-from tensornode.cli import coordinator, epoch, ledger, miner
+from tensornode.cli import coordinator, epoch, hedera, ledger, miner
 from tensornode.cli import deploy as deploy_cmd
 from tensornode.cli import scores as scores_cmd
 from tensornode.cli import up as up_cmd
@@ -23,6 +23,7 @@ app.add_typer(miner.app, name="miner")
 app.add_typer(coordinator.app, name="coordinator")
 app.add_typer(epoch.app, name="epoch")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(hedera.app, name="hedera")
 app.command("up")(up_cmd.up)
 app.add_typer(vm_cmd.app, name="vm")
 app.command("deploy")(deploy_cmd.deploy)

@@ -1,6 +1,7 @@
 """The epoch scheduler: every ``rewards.settle_interval_s``, settles what is due with
 :meth:`EpochService.settle_due` in a worker thread (the ledger is synchronous), on a
-:class:`LocalLedger` over the coordinator's database. Its ``collect(window)`` freezes the
+ledger ``rewards.ledger`` names (the local one over the coordinator's database, or Hedera,
+publishing each report on the score log). Its ``collect(window)`` freezes the
 window's scores from the stored evidence (:mod:`tensornode.scoring.network.scores`): every
 miner with evidence or health probes in the window and its owner's account, and the
 validators that completed rounds in it. ``await scheduler.run_once(now)`` is one pass.
@@ -22,7 +23,7 @@ from tensornode.epochs.clock import EpochWindow
 from tensornode.epochs.report import EpochReport, MinerResult
 from tensornode.epochs.service import EpochInputs, EpochService
 from tensornode.ledger.database import database_errors, session_factory, sync_engine
-from tensornode.ledger.local import LocalLedger
+from tensornode.ledger.registry import build_ledger, build_score_log, close_ledger
 from tensornode.periodic import Periodic
 from tensornode.scoring.network.models import ValidationRound
 from tensornode.scoring.network.scores import window_scores
@@ -44,8 +45,11 @@ class EpochScheduler:
         self.clock = clock
         self.engine = sync_engine(runtime.db.url)
         self.sessions = session_factory(self.engine)
-        self.ledger = LocalLedger(self.sessions, dev_mode=self.settings.dev_mode)
-        self.service = EpochService(self.sessions, self.ledger, self.settings.rewards, self.collect)
+        self.ledger = build_ledger(self.settings, self.sessions)
+        self.score_log = build_score_log(self.settings)
+        self.service = EpochService(
+            self.sessions, self.ledger, self.settings.rewards, self.collect, self.score_log
+        )
         self._engine_lock = threading.Lock()
         self._closed = False
         self._periodic = Periodic(
@@ -125,4 +129,6 @@ class EpochScheduler:
     def _dispose(self) -> None:
         with self._engine_lock:
             self._closed = True
+            close_ledger(self.ledger)
+            close_ledger(self.score_log)
             self.engine.dispose()

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,7 @@ from tensornode.epochs.clock import EpochWindow, last_finished_epoch
 from tensornode.epochs.models import EPOCH_PAYING, Epoch
 from tensornode.epochs.report import EpochReport, MinerResult
 from tensornode.epochs.settle import load_report, settle_epoch
+from tensornode.errors import TensorNodeError
 from tensornode.ledger.base import Ledger
 from tensornode.ledger.database import database_errors
 
@@ -43,6 +45,18 @@ Collector = Callable[[EpochWindow], EpochInputs]
 """Gathers an ended epoch's inputs (the validator engine's scores, owners, validators)."""
 
 
+class ScorePublisher(Protocol):
+    """A public score log (Hedera's: :class:`~tensornode.ledger.hedera.score_log.ScoreLog`)."""
+
+    def registered_validators(self, epoch: int) -> set[str]:
+        """The validators that registered themselves for ``epoch``."""
+        ...
+
+    def publish_epoch(self, report: EpochReport) -> object:
+        """Publish a settled report (idempotent)."""
+        ...
+
+
 class EpochService:
     """Settles epochs on a clock: the coordinator's epoch scheduler, callable without HTTP."""
 
@@ -52,24 +66,55 @@ class EpochService:
         ledger: Ledger,
         rewards: RewardsSettings,
         collect: Collector,
+        publisher: ScorePublisher | None = None,
     ) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.rewards = rewards
         self.collect = collect
+        self.publisher = publisher
+        self._unpublished: list[EpochReport] = []
 
     def settle_due(self, now: datetime) -> list[EpochReport]:
         """Settle what is due at ``now``; the reports settled by this pass, oldest first."""
         settled = [self._finish(number) for number in self._paying()]
         window = last_finished_epoch(now, self.rewards.epoch_seconds)
         if window is None or self._frozen(window.number) or self._later_frozen(window.number):
+            self._publish(settled)
             return settled
-        inputs = self.collect(window)
+        inputs = self._registered_only(window, self.collect(window))
         report = settle_epoch(
             self.sessions, self.ledger, window, inputs.miners, inputs.validators, self.rewards
         )
         log.info("epoch %d settled: %d payouts", report.epoch, len(report.payouts))
+        self._publish([*settled, report])
         return [*settled, report]
+
+    def _registered_only(self, window: EpochWindow, inputs: EpochInputs) -> EpochInputs:
+        """With a score log, validator shares go only to validators registered on it."""
+        if self.publisher is None or not inputs.validators:
+            return inputs
+        registered = self.publisher.registered_validators(window.number)
+        unregistered = sorted(set(inputs.validators) - registered)
+        if unregistered:
+            log.warning(
+                "epoch %d: validators %s ran rounds but did not register: no share",
+                window.number,
+                ", ".join(unregistered),
+            )
+        return replace(inputs, validators=[v for v in inputs.validators if v in registered])
+
+    def _publish(self, reports: list[EpochReport]) -> None:
+        """Publish settled reports; one that fails is tried again on the next pass."""
+        if self.publisher is None:
+            return
+        pending, self._unpublished = [*self._unpublished, *reports], []
+        for report in pending:
+            try:
+                self.publisher.publish_epoch(report)
+            except TensorNodeError as exc:
+                log.error("epoch %d: publishing failed (retried next pass): %s", report.epoch, exc)
+                self._unpublished.append(report)
 
     def report(self, number: int) -> EpochReport | None:
         """Epoch ``number``'s published report (what ``GET /epochs/{n}`` serves)."""
