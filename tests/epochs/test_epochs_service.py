@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from tensornode.epochs.clock import EpochWindow
-from tensornode.epochs.report import verify_epoch
+from tensornode.epochs.report import EpochReport, verify_epoch
 from tensornode.epochs.service import EpochInputs, EpochService
-from tensornode.errors import UpstreamError
+from tensornode.errors import LedgerError, UpstreamError
 from tensornode.ledger.local import LocalLedger
 
 from .checks import assert_paid_exactly_once, status
@@ -80,3 +80,36 @@ def test_an_epoch_missed_while_down_is_skipped(
     assert (later.previous_epoch, later.previous_hash) == (first.epoch, first.hash)
     # the clock going back never settles an older epoch behind a newer one
     assert service.settle_due(NOON + timedelta(minutes=30)) == []
+
+
+class FlakyScoreLog:
+    """A score log on which only VALIDATORS[0] registered, and whose first publish fails."""
+
+    def __init__(self) -> None:
+        self.published: list[int] = []
+        self.failures = 1
+
+    def registered_validators(self, epoch: int) -> set[str]:
+        return {VALIDATORS[0]}
+
+    def publish_epoch(self, report: EpochReport) -> object:
+        if self.failures:
+            self.failures -= 1
+            raise LedgerError("publishing epoch: Hedera answered BUSY", code="BUSY")
+        self.published.append(report.epoch)
+        return report.hash
+
+
+def test_with_a_score_log_only_registered_validators_are_paid_and_publishing_is_retried(
+    ledger: LocalLedger, sessions: sessionmaker[Session]
+) -> None:
+    score_log = FlakyScoreLog()
+    service = EpochService(sessions, ledger, rewards(), Collector(), score_log)
+    [report] = service.settle_due(NOON)
+    assert report.validators == [VALIDATORS[0]]
+    assert [p.account for p in report.payouts if p.kind == "validator"] == [VALIDATORS[0]]
+    assert score_log.published == []  # the first attempt failed: kept for the next pass
+    assert service.settle_due(NOON + timedelta(seconds=200)) == []
+    assert score_log.published == [report.epoch]
+    [following] = service.settle_due(NOON + timedelta(seconds=600))
+    assert score_log.published == [report.epoch, following.epoch]

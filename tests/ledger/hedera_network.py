@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,9 +71,10 @@ def network() -> Iterator[Network]:
 
 
 @pytest.fixture
-def hedera_db(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
-    url = f"sqlite:///{tmp_path / 'hedera.db'}"
-    engine = sync_engine(url)
+def hedera_db(db_url: str) -> Iterator[tuple[str, sessionmaker[Session]]]:
+    """The Hedera tables, fresh, on SQLite and PostgreSQL (``db_url``'s backends)."""
+    engine = sync_engine(db_url)
+    Base.metadata.drop_all(engine, tables=HEDERA_TABLES)
     Base.metadata.create_all(engine, tables=HEDERA_TABLES)
-    yield url, session_factory(engine)
+    yield db_url, session_factory(engine)
     engine.dispose()

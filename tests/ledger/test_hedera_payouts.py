@@ -146,3 +146,41 @@ def test_the_signed_bytes_parse_back_to_what_was_paid(
     assert len(parsed.transfers) == 10  # Hedera's limit: the debit and nine credits
     assert parsed.signers == {network.operator_key.public_key().to_bytes_raw().hex()}
     assert (parsed.node_account_id, parsed.valid_duration_s) == ("0.0.3", 120)
+
+
+def test_an_epoch_with_many_payees_is_paid_in_transactions_of_at_most_ten_transfers(
+    network: Network, hedera_db: tuple[str, sessionmaker[Session]], ledgers: list[HederaLedger]
+) -> None:
+    from epochs.scores import miner
+    from tensornode.config import RewardsSettings
+    from tensornode.epochs.clock import epoch_window
+    from tensornode.epochs.report import SplitConfig, draft_report
+    from tensornode.epochs.settle import pay_epoch
+
+    miners = [miner(f"m{i:02d}", p, 0.5 + i / 100) for i, p in enumerate(PAYEES)]
+    for payee in [*PAYEES, "0.0.1001", "0.0.3001"]:
+        network.add_payee(payee)
+    rewards = RewardsSettings(pool_account=OPERATOR, treasury_account="0.0.1001")
+    draft = draft_report(
+        epoch_window(21, 600),
+        miners,
+        ["0.0.3001"],
+        emission=1_000_000,
+        config=SplitConfig.from_settings(rewards),
+        previous=None,
+    )
+    ledger = make_ledger(network, hedera_db, ledgers)
+
+    paid = pay_epoch(ledger, draft)
+
+    assert len(paid) == len(draft.payouts) == 14
+    transactions = network.node.executed()
+    assert [len(r.transfers) for r in transactions] == [10, 6]  # the debit and 9, then 5
+    assert [r.memo for r in transactions] == [
+        "tensornode epoch 21 batch 1/2",
+        "tensornode epoch 21 batch 2/2",
+    ]
+    for payout in draft.payouts:
+        assert network.node.accounts[payout.account].balance == payout.amount
+    assert pay_epoch(ledger, draft) == paid  # settling again pays nothing twice
+    assert len(network.node.executed()) == 2
