@@ -34,7 +34,13 @@ from tensornode.ledger.database import session_factory, sync_engine
 from tensornode.ledger.hedera.ledger import HederaLedger
 from tensornode.ledger.hedera.mirror import MirrorNode
 from tensornode.ledger.hedera.operator import Operator
-from tensornode.ledger.hedera.score_log import MAX_MESSAGE_BYTES, EpochMessage, ScoreLog, decode
+from tensornode.ledger.hedera.score_log import (
+    MAX_MESSAGE_BYTES,
+    EpochMessage,
+    EpochRegistrar,
+    ScoreLog,
+    decode,
+)
 
 from .hedera_network import OPERATOR, Network
 
@@ -174,3 +180,22 @@ def test_a_topic_needs_one_of_its_keys(network: Network) -> None:
         log.close()
     assert network.node.topics[topic].threshold == 1
     assert len(network.node.topics[topic].submit_keys) == 2
+
+
+def test_a_validator_registers_once_per_epoch_it_runs_rounds_in(network: Network) -> None:
+    key = network.add_payee(VAL_A)
+    network.node.accounts[VAL_A].balance = 10**9
+    owner = score_log(network, OPERATOR, network.operator_key, "0.0.1")
+    topic = owner.create_topic([("ED25519", key.public_key().to_bytes_raw().hex())], "t")
+    owner.close()
+    registrar = EpochRegistrar(score_log(network, VAL_A, key, topic), epoch_seconds=600)
+    start = epoch_window(EPOCH, 600).starts_at
+    try:
+        sent = [
+            registrar.round_completed(start + timedelta(seconds=s)) for s in (10, 310, 610, 900)
+        ]
+        registered = [registrar.log.registered_validators(e) for e in (EPOCH, EPOCH + 1)]
+    finally:
+        registrar.log.close()
+    assert [m is not None for m in sent] == [True, False, True, False]
+    assert registered == [{VAL_A}, {VAL_A}]

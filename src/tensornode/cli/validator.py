@@ -17,6 +17,10 @@ from tensornode.cli.api import ApiKeyOption, CoordinatorOption, WalletOption
 from tensornode.cli.common import cli_settings, console, one_line_errors
 from tensornode.cli.wallet_store import stored_session_token
 from tensornode.client import DEFAULT_URL, CoordinatorClient
+from tensornode.config import Settings
+from tensornode.db.models import utcnow
+from tensornode.errors import ConfigurationError, TensorNodeError
+from tensornode.ledger.hedera.score_log import EpochRegistrar
 from tensornode.scoring.network.remote import run_validator
 from tensornode.scoring.network.schemas import RoundPublic
 
@@ -52,17 +56,32 @@ def run(
     interval: Annotated[
         float | None, typer.Option(min=1, help="Seconds between rounds (default: settings).")
     ] = None,
+    hedera: Annotated[
+        bool,
+        typer.Option(
+            "--hedera",
+            help="Register on the Hedera score log for each epoch you run rounds in "
+            "(TENSORNODE_HEDERA__*; the operator is your validator account).",
+        ),
+    ] = False,
 ) -> None:
     """Probe the coordinator's miners and submit rounds, once or on an interval."""
     settings = cli_settings()
     subnets = subnet or settings.validator.subnets
     pause = interval or settings.validator.round_interval_s
+    with one_line_errors():
+        registrar = hedera_registrar(settings) if hedera else None
 
     def report(name: str, result: RoundPublic | None) -> None:
         if result is None:
             console.print(f"subnet {name}: no miners to validate", highlight=False)
-        else:
-            console.print(round_table(result))
+            return
+        console.print(round_table(result))
+        if registrar is not None:
+            try:
+                registrar.round_completed(utcnow())
+            except TensorNodeError as exc:  # the next round tries again
+                console.print(f"[red]registration on Hedera failed:[/red] {exc.message}")
 
     async def main() -> None:
         bearer = api_key or stored_session_token(coordinator)
@@ -81,3 +100,15 @@ def run(
             asyncio.run(main())
         except KeyboardInterrupt:
             console.print("stopped")
+        finally:
+            if registrar is not None:
+                registrar.log.close()
+
+
+def hedera_registrar(settings: Settings) -> EpochRegistrar:
+    """Registrations on the score log, as the configured Hedera operator."""
+    from tensornode.cli.hedera import _score_log
+
+    if settings.hedera.topic_id is None:
+        raise ConfigurationError("--hedera needs TENSORNODE_HEDERA__TOPIC_ID (the score log)")
+    return EpochRegistrar(_score_log(settings.hedera), settings.rewards.epoch_seconds)

@@ -18,11 +18,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tensornode.config import HEDERA_ACCOUNT_PATTERN, HederaSettings
+from tensornode.epochs.clock import epoch_at
 from tensornode.epochs.report import SHA256_PATTERN, EpochReport, PayoutRecord, canonical_json
 from tensornode.errors import ConfigurationError, LedgerError
 from tensornode.ledger.hedera.mirror import MirrorNode, TopicMessage
@@ -219,6 +221,26 @@ class ScoreLog:
         name = status_name(receipt.status)
         if name != "SUCCESS":
             raise LedgerError(f"{what}: Hedera answered {name}", code=name)
+
+
+class EpochRegistrar:
+    """A validator's registrations: one message per epoch, at its first completed round
+    (so it is on the topic before the coordinator settles that epoch)."""
+
+    def __init__(self, log: ScoreLog, epoch_seconds: int) -> None:
+        self.log = log
+        self.epoch_seconds = epoch_seconds
+        self.registered: set[int] = set()
+
+    def round_completed(self, now: datetime) -> ValidatorMessage | None:
+        """Register for the epoch containing ``now`` unless already done; the message sent."""
+        epoch = epoch_at(now, self.epoch_seconds).number
+        if epoch in self.registered:
+            return None
+        message = self.log.register_validator(epoch, rounds=1)
+        self.registered.add(epoch)
+        log.info("registered as a validator of epoch %d on topic %s", epoch, self.log.topic_id)
+        return message
 
 
 def public_key(key_type: str, hex_key: str) -> Any:
