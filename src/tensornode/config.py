@@ -206,6 +206,10 @@ class SSHSettings(BaseModel):
     )
     exec_timeout_s: float = Field(60.0, gt=0, description="default limit of POST /vms/{id}/exec")
     exec_max_timeout_s: float = Field(600.0, gt=0, description="largest limit a caller may ask")
+    docker_install_script: str = Field(
+        "curl -fsSL https://get.docker.com | sh",
+        description="run as root on a host without Docker (empty: never install)",
+    )
 
 
 class SSHHostSettings(BaseModel):

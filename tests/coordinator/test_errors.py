@@ -42,7 +42,8 @@ async def test_price_cap_exceeded_creates_nothing(
     assert resp.status_code == 422
     assert resp.json() == {
         "error": f"No suitable offer found: {priciest['slug']} costs "
-        f"{priciest['pricePerEpochUsd']} USD per epoch, above maxTotalPricePerEpochUsd 0.01"
+        f"{priciest['pricePerEpochUsd']} USD per epoch, above maxTotalPricePerEpochUsd 0.01: "
+        "raise the cap or pick a cheaper basicConfiguration"
     }
     assert await _count(core, VM) == 0
 

@@ -252,3 +252,33 @@ class AllocatePublic(WireModel):
     vm_id: str
     reused: bool
     vm: VMPublic
+
+
+class VMExecRequest(WireModel):
+    """``POST /vms/{id}/exec``: a command line (run by ``sh -c``) or an argv list."""
+
+    command: str | list[str] = Field(..., examples=["docker ps", ["df", "-h"]])
+    timeout: float | None = Field(None, gt=0, description="seconds; default and maximum are set")
+
+
+class VMExecPublic(WireModel):
+    exit_code: int
+    output: str  # stdout and stderr merged; the last 64 KiB
+    duration_ms: int
+
+
+class VMCommandPublic(WireModel):
+    """One line of a VM's command audit log (the output is never kept)."""
+
+    id: int
+    account: str
+    command: str
+    exit_code: int | None
+    outcome: Literal["exited", "timed_out", "failed"]
+    duration_ms: int
+    at: datetime
+
+
+class VMCommandsPublic(WireModel):
+    data: list[VMCommandPublic]
+    count: int

@@ -22,7 +22,7 @@ from tensornode import __version__
 from tensornode.config import Settings
 from tensornode.coordinator.core import Coordinator
 from tensornode.coordinator.deps import DEFAULT_RESOLVERS
-from tensornode.coordinator.routers import deploy, miners, vm_miner, vms
+from tensornode.coordinator.routers import deploy, miners, vm_exec, vm_miner, vms
 from tensornode.coordinator.routers.auth import install_auth
 from tensornode.coordinator.routers.ui import install_ui
 from tensornode.coordinator.services.miners import MinerCheckFailed
@@ -139,7 +139,7 @@ def build_app(
     app.include_router(validation_router)
     attach_epochs(app, validation)  # epochs/routes.py
     app.include_router(epochs_router)
-    for router in (deploy.router, vms.router, vm_miner.router, miners.router):
+    for router in (deploy.router, vms.router, vm_miner.router, vm_exec.router, miners.router):
         app.include_router(router)
     install_ui(app)  # web pages at / and /ui/..., /static
 

@@ -23,6 +23,7 @@ from tensornode.coordinator.services.deployments import DeploymentService
 from tensornode.coordinator.services.events import DeploymentEvents
 from tensornode.coordinator.services.miners import MinerService
 from tensornode.coordinator.services.pipeline import Pipeline
+from tensornode.coordinator.services.vm_exec import VMExecService
 from tensornode.coordinator.services.vms import VMService
 from tensornode.db.session import Database
 from tensornode.providers.base import Provider
@@ -60,6 +61,9 @@ class Coordinator:
         self.deployments = DeploymentService(pipeline, self.jobs)
         self.vms = VMService(self.db, self.machines, settings.coordinator, self.deployments)
         self.miners = MinerService(self.db, self.http, allow_private=settings.dev_mode)
+        self.vm_exec = VMExecService(
+            self.db, self.machines, settings.ssh, dev_mode=settings.dev_mode
+        )
 
     async def start(self) -> None:
         """Migrate the database and re-adopt what a previous run left (see recovery.py)."""

@@ -178,6 +178,22 @@ class DeploymentEvent(Base):
     deployment: Mapped[Deployment] = relationship(back_populates="events")
 
 
+class VMCommand(Base):
+    """The audit log of commands run on VMs through ``POST /vms/{id}/exec``: who ran what,
+    where, when, and how it ended. The output is not kept (it may hold secrets)."""
+
+    __tablename__ = "vm_commands"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vm_id: Mapped[str] = mapped_column(ForeignKey("vms.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(String(40), index=True)
+    command: Mapped[str] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: no exit
+    outcome: Mapped[str] = mapped_column(String(20))  # exited | timed_out | failed
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class Miner(Base):
     """A model server on the network: deployed on a VM, or registered by its owner."""
 

@@ -5,8 +5,10 @@ Which miners: those whose status is ``active`` or ``unhealthy`` and, when manage
 deployment is ``healthy`` (or ``failed`` by a restart the monitor will retry) and whose VM
 has no deployment job running (that job owns the VM meanwhile). Transitions are written to
 the deployment's event log (``GET /vms/{id}/deployments``) as ``monitor: <kind>: <message>``;
-the miner's ``status`` follows its health (``active``, ``unhealthy``, ``failed`` once the
-monitor gave up, which also fails the deployment). Restarts are
+VMs are first brought in step with their providers (``services/vm_status.py``: a VM
+Fluence terminated takes its miner out of routing). The miner's ``status`` follows its
+health (``active``, ``unhealthy``, ``failed`` once the monitor gave up, which also fails
+the deployment). Restarts are
 :meth:`~tensornode.coordinator.services.deployments.DeploymentService.restart_miner`: no
 rebuild, healthy or failed when it returns, counted on the miner.
 """
@@ -23,6 +25,7 @@ from tensornode.coordinator.machines import Machines
 from tensornode.coordinator.services.deployments import DeploymentService
 from tensornode.coordinator.services.events import running_of
 from tensornode.coordinator.services.miners import MONITORED_STATUSES, MinerService
+from tensornode.coordinator.services.vm_status import sync_vm_statuses
 from tensornode.db.models import VM, Deployment, Miner
 from tensornode.db.session import Database
 from tensornode.errors import Conflict, NotFound
@@ -78,6 +81,8 @@ class CoordinatorFleet:
         self._managed: dict[str, _Managed] = {}
 
     async def monitored_miners(self) -> Sequence[MonitoredMiner]:
+        # VMs a provider terminated or halted take their miners out of routing first
+        await sync_vm_statuses(self.db, self.machines, self.deployments.events)
         # Not MinerService.active_miners: a miner whose deployment was stopped or replaced
         # keeps its status, and restarting it would undo its owner's action.
         query = (

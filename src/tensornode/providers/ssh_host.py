@@ -218,6 +218,10 @@ class SSHHost:
     def workdir(self) -> str:
         return self._workdir
 
+    async def reconnect(self) -> None:
+        """Log in afresh on the next command (so group changes, e.g. ``docker``, apply)."""
+        self.connector.drop(self.target)
+
     def resolve(self, path: str) -> str:
         """``path`` inside the workdir; InvalidInput if it is absolute or leaves it."""
         norm = posixpath.normpath(path) if path else ""

@@ -8,7 +8,9 @@ context is a directory holding only the Dockerfile (``build/<deployment>/`` in t
 workdir): ``COPY``/``ADD`` of local files can only name the Dockerfile itself; a miner
 fetches its code in ``RUN`` steps (``pip install``, ``git clone``).
 
-Containers are labelled ``tensornode.vm``, ``tensornode.deployment`` and
+On a remote host the engine is installed first if it is missing, and the miner's port
+opened in the host's firewall (:mod:`tensornode.runtimes.remote`). Containers are
+labelled ``tensornode.vm``, ``tensornode.deployment`` and
 ``tensornode.workdir`` (the host's workdir), by which the ``local`` provider finds and
 removes a VM's containers when the VM stops.
 """
@@ -25,6 +27,7 @@ from tensornode.providers.base import CommandResult, Host, OutputSink
 from tensornode.runtimes.base import DeploymentContext, RunningMiner
 from tensornode.runtimes.dockerfile import validate_dockerfile
 from tensornode.runtimes.naming import container_name, deployment_slug, image_tag
+from tensornode.runtimes.remote import DOCKER_INSTALL_SCRIPT, ensure_docker, open_port
 
 CONTAINER_RUNNING: dict[str, bool] = {
     "created": False,
@@ -62,18 +65,25 @@ class DockerRuntime:
 
     name = "docker"
 
-    def __init__(self, *, build_timeout: float = 1800.0, docker: str = "docker") -> None:
+    def __init__(
+        self,
+        *,
+        build_timeout: float = 1800.0,
+        docker: str = "docker",
+        install_script: str | None = DOCKER_INSTALL_SCRIPT,
+    ) -> None:
         self.build_timeout = build_timeout
         self.docker = docker
+        self.install_script = install_script
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DockerRuntime:
-        return cls()
+        return cls(install_script=settings.ssh.docker_install_script or None)
 
     async def build(self, host: Host, ctx: DeploymentContext, log: OutputSink) -> None:
         """Check the Dockerfile and the engine, then ``docker build`` (output to ``log``)."""
         dockerfile = self._dockerfile(ctx)
-        await self.check_engine(host)
+        await ensure_docker(host, log, docker=self.docker, install_script=self.install_script)
         context = f"build/{deployment_slug(ctx.deployment_id)}"
         await host.write_file(f"{context}/Dockerfile", dockerfile)
         argv = [
@@ -85,7 +95,7 @@ class DockerRuntime:
         if result.exit_code != 0:
             raise RuntimeFailure(
                 f"deployment {ctx.deployment_id}: docker build failed with exit code "
-                f"{result.exit_code}:\n{_tail(result)}"
+                f"{result.exit_code} (fix the Dockerfile and deploy again):\n{_tail(result)}"
             )
 
     async def start(self, host: Host, ctx: DeploymentContext, log: OutputSink) -> RunningMiner:
@@ -93,6 +103,7 @@ class DockerRuntime:
         await self.check_engine(host)
         name = container_name(ctx.deployment_id)
         await self._remove(host, name)  # a retried start must not collide with its first try
+        await open_port(host, ctx.public_port, log)
         port = ctx.spec.port
         env: list[str] = []
         for key, value in {**ctx.spec.env, "PORT": str(port)}.items():

@@ -75,7 +75,8 @@ class Pipeline:
             if loop.time() >= deadline:
                 raise RuntimeFailure(
                     f"the miner did not answer /health with 200 within "
-                    f"{cfg.health_deadline_s:g} s (last: {problem})"
+                    f"{cfg.health_deadline_s:g} s (last: {problem}): check its logs (GET "
+                    f"/vms/{{id}}/logs); it must listen on $PORT and answer GET /health"
                 )
             await asyncio.sleep(cfg.health_poll_interval_s)
 

@@ -159,7 +159,8 @@ class VMService:
         if cap is not None and config.price_per_epoch_usd > cap:
             raise InvalidInput(
                 f"No suitable offer found: {config.slug} costs {config.price_per_epoch_usd} USD"
-                f" per epoch, above maxTotalPricePerEpochUsd {cap}",
+                f" per epoch, above maxTotalPricePerEpochUsd {cap}: raise the cap or pick a"
+                " cheaper basicConfiguration",
                 status=422,
             )
         return config
