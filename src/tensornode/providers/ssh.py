@@ -38,7 +38,7 @@ NATIVE_STATUS: dict[str, VMStatus] = {
 
 HALT_SCRIPT = (
     'for f in .tensornode/pids/*; do [ -e "$f" ] || continue; '
-    'kill -KILL -- -"${f##*/}" 2>/dev/null; rm -f "$f"; done; '
+    'kill -KILL -"${f##*/}" 2>/dev/null; rm -f "$f"; done; '
     "if command -v docker >/dev/null 2>&1; then "
     "ids=$(docker ps -aq --filter label=tensornode.workdir=$TN_WORKDIR) && "
     '{ [ -z "$ids" ] || docker rm -f $ids; }; fi'

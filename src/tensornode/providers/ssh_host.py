@@ -348,10 +348,11 @@ class SSHHost:
         rounds = max(1, int(grace * 10))
         alive = self._alive_check(pid)
         script = (
-            f"if {{ {alive}; }}; then kill -TERM -- -{pid} 2>/dev/null; i=0; "
+            f"if {{ {alive}; }}; then kill -TERM -{pid} 2>/dev/null; i=0; "
             f"while {{ {alive}; }} && [ $i -lt {rounds} ]; do sleep 0.1; i=$((i+1)); done; "
-            f"kill -KILL -- -{pid} 2>/dev/null; fi; rm -f {_PIDS}/{pid}; "
-            f"if {{ {alive}; }}; then echo survived; exit 1; fi"
+            f"kill -KILL -{pid} 2>/dev/null; i=0; "
+            f"while {{ {alive}; }} && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; fi; "
+            f"if {{ {alive}; }}; then echo survived; exit 1; fi; rm -f {_PIDS}/{pid}"
         )
         result = await self._execute(("kill", str(pid)), self._script([script]), grace + 30, None)
         if result.exit_code != 0:
