@@ -30,6 +30,8 @@ from tensornode.contracts.coordinator import (
     PortPublic,
     VMConfiguration,
     VMCreate,
+    VMExecPublic,
+    VMExecRequest,
     VMPublic,
     VMsPublic,
 )
@@ -170,6 +172,13 @@ class CoordinatorClient:
     async def delete_vm(self, vm_id: str) -> VMPublic:
         """Stop the VM's miner and terminate the VM."""
         return await self._get_model(VMPublic, "DELETE", f"/vms/{vm_id}")
+
+    async def exec_on_vm(
+        self, vm_id: str, command: str | list[str], *, timeout: float | None = None
+    ) -> VMExecPublic:
+        """Run a command on the VM (owner only): its output and exit code."""
+        payload = VMExecRequest(command=command, timeout=timeout).model_dump(mode="json")
+        return await self._get_model(VMExecPublic, "POST", f"/vms/{vm_id}/exec", json=payload)
 
     async def vm_logs(self, vm_id: str, *, tail: int = 200) -> str:
         response = await self.request("GET", f"/vms/{vm_id}/logs", params={"tail": tail})

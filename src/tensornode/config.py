@@ -228,6 +228,19 @@ class SSHHostSettings(BaseModel):
     workdir: str = Field("tensornode", description="VM directories, relative to the login home")
 
 
+class RemoteMinerSettings(BaseModel):
+    """The builtin miner on remote hosts: how tensornode is installed there."""
+
+    python: str = Field("python3", description="the host's interpreter that makes the venv")
+    venv_args: list[str] = Field(default_factory=list, description="e.g. --system-site-packages")
+    pip_args: list[str] = Field(
+        default_factory=list, description="e.g. --index-url https://mirror/simple"
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="variables every remote miner gets (HF_TOKEN, ...)"
+    )
+
+
 class SSHProviderSettings(BaseModel):
     """The ``ssh`` provider: each configured host is one VM at a time."""
 
@@ -378,6 +391,7 @@ class Settings(BaseSettings):
     local_provider: LocalProviderSettings = Field(default_factory=LocalProviderSettings)
     ssh: SSHSettings = Field(default_factory=SSHSettings)
     ssh_provider: SSHProviderSettings = Field(default_factory=SSHProviderSettings)
+    remote_miner: RemoteMinerSettings = Field(default_factory=RemoteMinerSettings)
     fluence: FluenceSettings = Field(default_factory=FluenceSettings)
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite at data_dir/tensornode.db"

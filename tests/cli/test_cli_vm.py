@@ -82,6 +82,13 @@ def test_vm_deploy_rents_a_vm_without_a_miner(runner: CliRunner, coordinator_url
     code, out, err = tn(runner, coordinator_url, "vm", "ls", "--json")
     assert [v["id"] for v in json.loads(out)["data"]] == [vm["id"]]
 
+    # a command on the VM: its output, and its exit code as the CLI's (dev mode: local VM)
+    options = ["--coordinator", coordinator_url, "--wallet", WALLET]
+    command = ["sh", "-c", "echo hello from $(basename $PWD); exit 4"]
+    result = runner.invoke(app, ["vm", "exec", vm["id"], *options, "--", *command])
+    assert result.exit_code == 4, result.stderr
+    assert result.stdout == "hello from work\n"
+
 
 def test_an_api_error_is_one_line_and_exit_1(runner: CliRunner, coordinator_url: str) -> None:
     code, out, err = tn(runner, coordinator_url, "vm", "show", "nope")

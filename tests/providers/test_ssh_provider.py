@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sshd import SSHServer
 
+from sshd import SSHServer
 from tensornode.config import SSHHostSettings
 from tensornode.errors import Conflict, InvalidInput, ProviderError
 from tensornode.providers.base import VMSpec, VMStatus

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sshd import SSHServer
 
+from sshd import SSHServer
 from tensornode.errors import RuntimeFailure
 from tensornode.providers.ssh_host import SSHConnector, SSHHost, SSHTarget
 from tensornode.providers.ssh_keys import CoordinatorKey, HostKeyPins

@@ -55,6 +55,17 @@ def serve(
         CoordinatorServer(server_config(application, host=host, port=port)).run()
 
 
+@app.command("ssh-key")
+def ssh_key() -> None:
+    """Print the coordinator's SSH public key (made on first use; the private key stays in
+    the data directory, mode 0600): add it to ~/.ssh/authorized_keys on your own hosts."""
+    from tensornode.providers.ssh_keys import CoordinatorKey
+
+    settings = cli_settings()
+    with one_line_errors():
+        typer.echo(CoordinatorKey.from_settings(settings).public_key)
+
+
 @apikey.command("create")
 def create_key(
     account: str = typer.Argument(help="the Hedera account id, e.g. 0.0.123456"),

@@ -145,6 +145,29 @@ def logs(
     typer.echo(run(coordinator, wallet, api_key, action), nl=False)
 
 
+@app.command("exec")
+def exec_command(
+    vm_id: VmId,
+    command: Annotated[list[str], typer.Argument(help="The command and its arguments.")],
+    timeout: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds before it is killed.")
+    ] = None,
+    coordinator: CoordinatorOption = DEFAULT_URL,
+    wallet: WalletOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Run a command on your VM (as `tensornode vm exec ID -- docker ps`); prints its
+    output and exits with its exit code. Every command is audit-logged."""
+
+    async def action(api: CoordinatorClient) -> tuple[str, int]:
+        result = await api.exec_on_vm(vm_id, command, timeout=timeout)
+        return result.output, result.exit_code
+
+    output, code = run(coordinator, wallet, api_key, action)
+    typer.echo(output, nl=not output.endswith("\n") and bool(output))
+    raise typer.Exit(code if 0 <= code < 256 else 1)
+
+
 @app.command("stop")
 def stop(
     vm_id: VmId,

@@ -1,8 +1,12 @@
 """The ``builtin`` runtime: the reference miner, ``tensornode miner serve``, as a process.
 
 The miner runs detached on the host with its output in ``logs/miner-<deployment>.log``
-in the VM's workdir, and the coordinator's data directory as its own, so the tiny
-model's cache is shared by every local miner. ``RunningMiner.handle`` is its pid.
+in the VM's workdir. On this machine (a ``local`` VM) it is this installation's
+``tensornode`` with the coordinator's data directory as its own, so the tiny model's
+cache is shared by every local miner. On a remote host (SSH) ``build`` installs this
+coordinator's package in a venv there and ``start`` runs the miner under a loop that
+restarts it (:mod:`tensornode.runtimes.remote_miner`). ``RunningMiner.handle`` is the
+pid of the miner (local) or of its supervising loop (remote).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tensornode.config import Settings
+from tensornode.config import RemoteMinerSettings, Settings
 from tensornode.errors import NotFound, RuntimeFailure
 from tensornode.providers.base import Host, OutputSink
 from tensornode.runtimes.base import DeploymentContext, RunningMiner
 from tensornode.runtimes.naming import deployment_slug
+from tensornode.runtimes.remote import is_local
+from tensornode.runtimes.remote_miner import RemoteMinerInstaller
 
 LOG_TAIL_BYTES_PER_LINE = 1024
 """How many bytes of log ``logs`` reads per line asked for (long lines are rare)."""
@@ -33,23 +39,38 @@ class BuiltinRuntime:
 
     name = "builtin"
 
-    def __init__(self, data_dir: Path, *, command: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        command: Sequence[str] | None = None,
+        remote: RemoteMinerSettings | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.command = tuple(command) if command is not None else miner_command()
+        self.remote = RemoteMinerInstaller(data_dir / "wheels", remote or RemoteMinerSettings())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuiltinRuntime:
-        return cls(settings.data_dir)
+        return cls(settings.data_dir, remote=settings.remote_miner)
 
     async def build(self, host: Host, ctx: DeploymentContext, log: OutputSink) -> None:
-        """Nothing to build; checks the spec so a bad one fails before anything starts."""
+        """Check the spec (a bad one fails before anything starts); on a remote host,
+        install tensornode there."""
         self._argv(host, ctx)
-        await log("builtin runtime: nothing to build")
+        if is_local(host):
+            await log("builtin runtime: nothing to build")
+            return
+        await self.remote.install(host, ctx.spec.models, log)
 
     async def start(self, host: Host, ctx: DeploymentContext, log: OutputSink) -> RunningMiner:
         argv = self._argv(host, ctx)
         log_path = f"logs/miner-{deployment_slug(ctx.deployment_id)}.log"
-        env = {"TENSORNODE_DATA_DIR": str(self.data_dir), **ctx.spec.env}
+        if is_local(host):
+            env = {"TENSORNODE_DATA_DIR": str(self.data_dir), **ctx.spec.env}
+        else:
+            argv = self.remote.supervised(argv[len(self.command) :])
+            env = {**self.remote.settings.env, **ctx.spec.env}
         await log(f"starting: {shlex.join(argv)}")
         pid = await host.spawn(argv, env=env, log_path=log_path)
         await log(f"miner started, pid {pid}, log {log_path}")

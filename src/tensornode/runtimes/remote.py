@@ -8,18 +8,18 @@
   is active.
 
 Privileged steps run as root, or with ``sudo -n`` for another user (Fluence images log in
-as ``ubuntu``, which may sudo without a password). Hosts reached on loopback (the local
-provider: this machine) are left as they are.
+as ``ubuntu``, which may sudo without a password). This machine (the local provider's
+host) is left as it is.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 from typing import Protocol, runtime_checkable
 
 from tensornode.errors import RuntimeFailure
 from tensornode.providers.base import CommandResult, Host, OutputSink
+from tensornode.providers.local_host import LocalHost
 
 DOCKER_INSTALL_SCRIPT = "curl -fsSL https://get.docker.com | sh"
 """Docker's documented convenience install (Debian/Ubuntu/CentOS/Fedora...)."""
@@ -36,11 +36,9 @@ class Reconnectable(Protocol):
 
 
 def is_local(host: Host) -> bool:
-    """True for a host reached on loopback: this machine, not a VM to prepare."""
-    try:
-        return ipaddress.ip_address(host.address).is_loopback
-    except ValueError:
-        return host.address == "localhost"
+    """True for this machine (a ``local`` VM): it shares the coordinator's installation
+    and is never prepared (no installs, no firewall changes)."""
+    return isinstance(host, LocalHost)
 
 
 def _tail(result: CommandResult, lines: int = 5) -> str:
@@ -59,7 +57,7 @@ async def ensure_docker(
     result = await _engine(host, docker)
     if result.exit_code == 0:
         return
-    if result.exit_code == 127 and install_script:
+    if result.exit_code == 127 and install_script and not is_local(host):
         await log(f"Docker is not installed on {host.address}: installing it")
         script = f"{AS_ROOT} $s sh -c {shlex.quote(install_script)}"
         installed = await host.run(["sh", "-c", script], timeout=INSTALL_TIMEOUT_S, on_output=log)
