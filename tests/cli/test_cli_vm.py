@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -83,6 +84,11 @@ def test_vm_deploy_rents_a_vm_without_a_miner(runner: CliRunner, coordinator_url
     assert [v["id"] for v in json.loads(out)["data"]] == [vm["id"]]
 
     # a command on the VM: its output, and its exit code as the CLI's (dev mode: local VM)
+    for _ in range(100):  # the VM launches for 0.2 s
+        shown = httpx.get(f"{coordinator_url}/vms/{vm['id']}", headers={"X-Wallet-Address": WALLET})
+        if shown.json()["status"] == "active":
+            break
+        time.sleep(0.05)
     options = ["--coordinator", coordinator_url, "--wallet", WALLET]
     command = ["sh", "-c", "echo hello from $(basename $PWD); exit 4"]
     result = runner.invoke(app, ["vm", "exec", vm["id"], *options, "--", *command])
