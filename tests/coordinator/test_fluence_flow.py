@@ -8,6 +8,7 @@ build error, unhealthy container) ends the deployment with what to do.
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -117,8 +118,14 @@ def remove_container(name: str) -> None:
 
 
 async def test_guide_advanced_configuration_to_a_watched_miner_then_terminated(
-    docker_engine: None, sshd: SSHServer, tmp_path: Path, fake: FakeFluence, dockerfile_url: str
+    docker_engine: None,
+    sshd: SSHServer,
+    tmp_path: Path,
+    fake: FakeFluence,
+    dockerfile_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     port = free_port()
     fake.plan_next("New", "Launching", "Launching", "Active")
     with database_url("sqlite", tmp_path) as url:
@@ -133,6 +140,15 @@ async def test_guide_advanced_configuration_to_a_watched_miner_then_terminated(
             sent = next(b for m, p, b in fake.requests if (m, p) == ("POST", "/vms/v3"))
             assert sent["vmConfiguration"]["name"] == "high-performance-llm"
             assert {p["port"] for p in sent["vmConfiguration"]["openPorts"]} == {22, port, 8080}
+            renamed = await http.patch(
+                f"/vms/{vm_id}",
+                json={"name": "llm-1", "openPorts": [{"port": port}, {"port": 9000}]},
+                headers=HEADERS,
+            )
+            assert renamed.status_code == 200, renamed.text
+            (rented,) = fake.vms.values()
+            assert rented.name == "llm-1"
+            assert sorted(p["port"] for p in rented.ports) == sorted([22, port, 9000])
 
             resp = await http.post(
                 f"/vms/{vm_id}/docker/url",
@@ -166,6 +182,7 @@ async def test_guide_advanced_configuration_to_a_watched_miner_then_terminated(
                 assert miner["status"] == "stopped"
                 await gateway.pool.refresh()
                 assert miner_id not in gateway.pool.candidates
+                assert_no_secrets(settings, API_KEY, caplog.text)
             finally:
                 remove_container(container_name((await latest(http, vm_id))["id"]))
 
@@ -203,6 +220,23 @@ async def check_exec(http: httpx.AsyncClient, vm_id: str, container: str) -> Non
     assert "output" not in audit["data"][0]
 
 
+def assert_no_secrets(settings: Settings, api_key: str, logged: str) -> None:
+    """Neither the Fluence API key nor the coordinator's private key is in the database,
+    the files the coordinator wrote (deployment logs, ...) or its log records; the
+    private key file is 0600."""
+    key_file = settings.ssh.key_path
+    assert key_file is not None and key_file.stat().st_mode & 0o077 == 0
+    private = key_file.read_text().splitlines()[1]  # a line of the key's base64 body
+    assert settings.database_url is not None
+    database = Path(settings.database_url.removeprefix("sqlite:///"))
+    written = [p for p in settings.data_dir.rglob("*") if p.is_file()] + [database]
+    assert any(p.parent.name == "deployments" for p in written)
+    for secret in (api_key, private):
+        assert secret not in logged
+        for path in written:
+            assert secret.encode() not in path.read_bytes(), path
+
+
 def fake_vm_id(fake: FakeFluence) -> str:
     (only,) = fake.vms
     return only
@@ -235,6 +269,34 @@ async def test_no_suitable_offer_is_a_422_that_says_what_to_change(
         "basicConfiguration or datacenter, or try again later"
     )
     assert fake.vms == {}
+
+
+async def test_configurations_and_estimates_come_from_fluence(
+    sshd: SSHServer, tmp_path: Path, fake: FakeFluence
+) -> None:
+    with database_url("sqlite", tmp_path) as url:
+        settings = fluence_settings(tmp_path, url, sshd, ssh_port=sshd.port)
+        async with fluence_app(settings, fake) as (_, http):
+            configs = (await http.get("/configurations")).json()["data"]
+            quote = await http.post(
+                "/estimate",
+                json={
+                    "constraints": {"basicConfiguration": "cpu-4-ram-8gb-storage-25gb"},
+                    "instances": 2,
+                },
+            )
+    assert [(c["slug"], c["pricePerEpochUsd"]) for c in configs] == [
+        ("cpu-2-ram-4gb-storage-25gb", "0.75"),
+        ("cpu-4-ram-8gb-storage-25gb", "1.50"),
+        ("cpu-8-ram-16gb-storage-50gb", "2.80"),
+    ]
+    assert quote.status_code == 200, quote.text
+    body = quote.json()
+    assert (body["totalPricePerEpoch"], body["depositEpochs"], body["depositAmountUsdc"]) == (
+        "3.00",
+        3,
+        "9.00",
+    )
 
 
 async def deploy_and_fail(

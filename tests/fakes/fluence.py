@@ -180,8 +180,8 @@ class FakeFluence:
         total = offer[1] * instances
         return JSONResponse(
             {
-                "depositAmountUsdc": str(total * 2),
-                "depositEpochs": 2,
+                "depositAmountUsdc": str(total * 3),
+                "depositEpochs": 3,
                 "totalPricePerEpoch": str(total),
                 "maxPricePerEpoch": str(offer[1]),
                 "instances": instances,

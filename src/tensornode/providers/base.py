@@ -45,6 +45,15 @@ class Configuration:
 
 
 @dataclass(frozen=True)
+class PriceEstimate:
+    """What a provider quotes for ``instances`` VMs of a configuration (USD)."""
+
+    total_price_per_epoch_usd: Decimal
+    deposit_usd: Decimal
+    deposit_epochs: int
+
+
+@dataclass(frozen=True)
 class VMSpec:
     """What a caller asks for."""
 

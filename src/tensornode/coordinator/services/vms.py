@@ -7,6 +7,7 @@ Every method checks nothing about the caller: ownership is the API's dependency
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy import func, select
@@ -24,7 +25,14 @@ from tensornode.coordinator.services.events import CURRENT_STATES
 from tensornode.db.models import VM, Deployment, Miner, utcnow
 from tensornode.db.session import Database
 from tensornode.errors import InvalidInput, NotFound, ProviderError, TensorNodeError
-from tensornode.providers.base import Configuration, PortSpec, ProvisionedVM, VMSpec, VMStatus
+from tensornode.providers.base import (
+    Configuration,
+    PortSpec,
+    PriceEstimate,
+    ProvisionedVM,
+    VMSpec,
+    VMStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,15 @@ RESERVED_PORTS = frozenset({10250})
 SSH_PORT = 22
 DEFAULT_PORTS = (PortSpec(SSH_PORT), PortSpec(3000))
 DEPOSIT_EPOCHS = 2
+
+
+@runtime_checkable
+class EstimatingProvider(Protocol):
+    """A provider that quotes prices and deposits itself (Fluence's estimate)."""
+
+    async def estimate(
+        self, configuration: str, instances: int, cap: Decimal | None
+    ) -> PriceEstimate: ...
 
 
 @runtime_checkable
@@ -166,17 +183,29 @@ class VMService:
         return config
 
     async def estimate(self, constraints: Constraints, instances: int) -> EstimatePublic:
-        """Price of ``instances`` VMs of a configuration, as Fluence's estimate answers."""
+        """Price of ``instances`` VMs of a configuration, as Fluence's estimate answers
+        (the provider's own quote where it gives one)."""
         config = await self.resolve_configuration(constraints)
         total = config.price_per_epoch_usd * instances
+        deposit_epochs, deposit = DEPOSIT_EPOCHS, total * DEPOSIT_EPOCHS
+        provider = self.machines.provider(self.machines.default_provider)
+        if isinstance(provider, EstimatingProvider):
+            quote = await provider.estimate(
+                config.slug, instances, constraints.max_total_price_per_epoch_usd
+            )
+            total, deposit_epochs, deposit = (
+                quote.total_price_per_epoch_usd,
+                quote.deposit_epochs,
+                quote.deposit_usd,
+            )
         return EstimatePublic(
             configuration=config.slug,
             instances=instances,
             price_per_epoch=config.price_per_epoch_usd,
             total_price_per_epoch=total,
             max_price_per_epoch=constraints.max_total_price_per_epoch_usd,
-            deposit_epochs=DEPOSIT_EPOCHS,
-            deposit_amount_usdc=total * DEPOSIT_EPOCHS,
+            deposit_epochs=deposit_epochs,
+            deposit_amount_usdc=deposit,
         )
 
     async def create(

@@ -21,7 +21,14 @@ from typing import Any
 
 from tensornode.config import FluenceSettings
 from tensornode.errors import Conflict, InvalidInput, NotFound, ProviderError
-from tensornode.providers.base import Configuration, PortSpec, ProvisionedVM, VMSpec, VMStatus
+from tensornode.providers.base import (
+    Configuration,
+    PortSpec,
+    PriceEstimate,
+    ProvisionedVM,
+    VMSpec,
+    VMStatus,
+)
 from tensornode.providers.fluence.client import FluenceClient
 from tensornode.providers.ssh_host import SSHConnector, SSHHost, SSHTarget
 
@@ -93,6 +100,17 @@ class FluenceProvider:
         sizes = _SLUG.match(slug)
         vcpus, ram, storage = (int(g) for g in sizes.groups()) if sizes else (0, 0, 0)
         return Configuration(slug, vcpus, ram, storage, price)
+
+    async def estimate(
+        self, configuration: str, instances: int, cap: Decimal | None
+    ) -> PriceEstimate:
+        """Fluence's quote: the price per epoch of ``instances`` VMs and the deposit."""
+        quote = await self.client.estimate(self._constraints(configuration, cap), instances)
+        return PriceEstimate(
+            total_price_per_epoch_usd=_usd(quote.get("totalPricePerEpoch"), "estimate"),
+            deposit_usd=_usd(quote.get("depositAmountUsdc"), "estimate"),
+            deposit_epochs=int(quote.get("depositEpochs") or 0),
+        )
 
     def _constraints(self, slug: str, cap: Decimal | None) -> dict[str, Any]:
         constraints: dict[str, Any] = {"basicConfiguration": slug}
