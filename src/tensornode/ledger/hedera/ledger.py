@@ -153,12 +153,12 @@ class HederaLedger:
         self._register(source, orders)
         result = BatchResult()
         unsettled = self._reconcile_pending([o.idempotency_key for o in orders])
+        result.paid.update(self._paid(source, orders))
         todo = []
         for order in orders:
-            paid_by = self._paid_by(order.idempotency_key)
-            if paid_by is not None:
-                result.paid[order.idempotency_key] = self._receipt(source, order, paid_by, memo)
-            elif order.idempotency_key in unsettled:
+            if order.idempotency_key in result.paid:
+                continue
+            if order.idempotency_key in unsettled:
                 result.failed[order.idempotency_key] = unsettled[order.idempotency_key]
             else:
                 todo.append(order)
@@ -171,10 +171,13 @@ class HederaLedger:
 
     def _register(self, source: str, orders: Sequence[TransferOrder]) -> None:
         currency = self.settings.currency
+        keys = [order.idempotency_key for order in orders]
         with database_errors("ledger"), self._sessions.begin() as session:
             lock_for_write(session)
+            query = select(HederaPayment).where(HederaPayment.idempotency_key.in_(keys))
+            stored = {row.idempotency_key: row for row in session.scalars(query)}
             for order in orders:
-                row = session.get(HederaPayment, order.idempotency_key)
+                row = stored.get(order.idempotency_key)
                 if row is None:
                     session.add(
                         HederaPayment(
@@ -197,11 +200,32 @@ class HederaLedger:
                         f"{row.amount} {row.currency} from {row.source} to {row.destination}"
                     )
 
-    def _paid_by(self, key: str) -> str | None:
-        with database_errors("ledger"), self._sessions() as session:
-            return session.scalar(
-                select(HederaPayment.transaction_id).where(HederaPayment.idempotency_key == key)
+    def _paid(self, source: str, orders: Sequence[TransferOrder]) -> dict[str, Receipt]:
+        """Receipts of the orders already paid, by key (one query)."""
+        wanted = {order.idempotency_key: order for order in orders}
+        query = (
+            select(HederaPayment.idempotency_key, HederaTransaction)
+            .join(
+                HederaTransaction, HederaTransaction.transaction_id == HederaPayment.transaction_id
             )
+            .where(HederaPayment.idempotency_key.in_(list(wanted)))
+        )
+        with database_errors("ledger"), self._sessions() as session:
+            rows = session.execute(query).all()
+        receipts = {}
+        for key, tx in rows:
+            order = wanted[key]
+            receipts[key] = Receipt(
+                tx.transaction_id,
+                key,
+                "transfer",
+                source,
+                order.destination,
+                order.amount,
+                tx.memo,
+                tx.updated_at,
+            )
+        return receipts
 
     def _receivable(self, orders: list[TransferOrder], result: BatchResult) -> list[TransferOrder]:
         """The orders whose payee can receive the token (all of them for HBAR)."""
@@ -250,12 +274,11 @@ class HederaLedger:
             "batch %s: submitting %s (%d payouts)", batch_key, signed.transaction_id, len(keys)
         )
         why = self._settle(signed.transaction_id, signed.signed_bytes, submit=True)
+        paid = self._paid(source, orders)
+        result.paid.update(paid)
         for order in orders:
-            paid_by = self._paid_by(order.idempotency_key)
-            if paid_by is None:
+            if order.idempotency_key not in paid:
                 result.failed[order.idempotency_key] = why or "not paid"
-            else:
-                result.paid[order.idempotency_key] = self._receipt(source, order, paid_by, memo)
 
     def _reconcile_pending(self, keys: list[str]) -> dict[str, str]:
         """Settle the pending transactions carrying ``keys``; keys still unknown → why."""
@@ -350,21 +373,3 @@ class HederaLedger:
                 for key in json.loads(row.payment_keys):
                     session.get_one(HederaPayment, key).transaction_id = transaction_id
         log.info("transaction %s: %s (%s)", transaction_id, status, result)
-
-    def _receipt(
-        self, source: str, order: TransferOrder, transaction_id: str, memo: str
-    ) -> Receipt:
-        with database_errors("ledger"), self._sessions() as session:
-            row = session.get_one(HederaTransaction, transaction_id)
-            created = row.updated_at
-            memo = row.memo
-        return Receipt(
-            transaction_id,
-            order.idempotency_key,
-            "transfer",
-            source,
-            order.destination,
-            order.amount,
-            memo,
-            created,
-        )
