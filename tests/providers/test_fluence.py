@@ -183,3 +183,14 @@ async def test_the_api_key_never_appears_in_errors(fake: FakeFluence) -> None:
     with pytest.raises(ProviderError) as info:
         await client_for(fake).list_vms()
     assert KEY not in str(info.value)
+
+
+async def test_many_vms_are_queried_with_one_list_call(
+    fake: FakeFluence, provider: FluenceProvider
+) -> None:
+    one = await provider.create(spec(name="one"))
+    two = await provider.create(spec(name="two"))
+    before = len(fake.requests)
+    found = await provider.query_many([one.provider_vm_id, two.provider_vm_id, "0xgone"])
+    assert set(found) == {one.provider_vm_id, two.provider_vm_id}
+    assert fake.requests[before:] == [("GET", "/vms/v3", None)]

@@ -11,6 +11,8 @@ monitor runs it at the start of each pass.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import select
 
@@ -25,6 +27,16 @@ from tensornode.runtimes.base import DeploymentState
 
 log = logging.getLogger(__name__)
 
+
+@runtime_checkable
+class ListingProvider(Protocol):
+    """A provider that answers for many VMs in one call (Fluence lists them all)."""
+
+    async def query_many(self, provider_vm_ids: Sequence[str]) -> dict[str, ProvisionedVM]:
+        """The listed VMs among ``provider_vm_ids`` (absent: the provider has no such VM)."""
+        ...
+
+
 SYNCED = (VMStatus.LAUNCHING.value, VMStatus.ACTIVE.value, VMStatus.STOPPED.value)
 """VM states a provider may still change."""
 GONE = (VMStatus.STOPPED.value, VMStatus.TERMINATED.value, VMStatus.FAILED.value)
@@ -38,19 +50,12 @@ async def sync_vm_statuses(db: Database, machines: Machines, events: DeploymentE
                 select(VM).where(VM.status.in_(SYNCED), VM.provider_vm_id.is_not(None))
             )
         )
+    known = await _query_all(machines, rows)
     left: list[str] = []
     for vm in rows:
-        if vm.provider not in machines.providers:
-            continue  # rented through a provider this coordinator is not configured with
-        assert vm.provider_vm_id is not None
-        pvm: ProvisionedVM | None = None
-        try:
-            pvm = await machines.provider(vm.provider).query(vm.provider_vm_id)
-        except NotFound:
-            pass  # the provider forgot it: gone
-        except TensorNodeError as exc:
-            log.warning("VM status sync failed: %s", exc, extra={"vm_id": vm.id})
-            continue
+        if vm.id not in known:
+            continue  # its provider is not configured here, or could not answer
+        pvm = known[vm.id]
         if pvm is None:
             status = VMStatus.TERMINATED.value
             note: str | None = f"the {vm.provider} provider no longer has it"
@@ -70,6 +75,31 @@ async def sync_vm_statuses(db: Database, machines: Machines, events: DeploymentE
             await _retire_miner(db, events, vm.id, note or f"the VM is {status}")
             left.append(vm.id)
     return left
+
+
+async def _query_all(machines: Machines, vms: list[VM]) -> dict[str, ProvisionedVM | None]:
+    """What each VM's provider says (None: it no longer has the VM), one list call per
+    provider that can list; VMs whose provider failed or is not configured are left out."""
+    answers: dict[str, ProvisionedVM | None] = {}
+    for name in {vm.provider for vm in vms} & set(machines.providers):
+        provider = machines.provider(name)
+        mine = [vm for vm in vms if vm.provider == name and vm.provider_vm_id]
+        if isinstance(provider, ListingProvider):
+            try:
+                listed = await provider.query_many([vm.provider_vm_id or "" for vm in mine])
+            except TensorNodeError as exc:
+                log.warning("VM status sync failed for provider %s: %s", name, exc)
+                continue
+            answers.update({vm.id: listed.get(vm.provider_vm_id or "") for vm in mine})
+            continue
+        for vm in mine:
+            try:
+                answers[vm.id] = await provider.query(vm.provider_vm_id or "")
+            except NotFound:
+                answers[vm.id] = None  # the provider forgot it: gone
+            except TensorNodeError as exc:
+                log.warning("VM status sync failed: %s", exc, extra={"vm_id": vm.id})
+    return answers
 
 
 async def _retire_miner(db: Database, events: DeploymentEvents, vm_id: str, reason: str) -> None:

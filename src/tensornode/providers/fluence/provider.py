@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -154,6 +155,15 @@ class FluenceProvider:
             if vm.get("id") == provider_vm_id:
                 return self._provisioned(vm)
         raise NotFound(f"Fluence VM {provider_vm_id} not found")
+
+    async def query_many(self, provider_vm_ids: Sequence[str]) -> dict[str, ProvisionedVM]:
+        """The listed VMs among ``provider_vm_ids``, from one list call."""
+        wanted = set(provider_vm_ids)
+        return {
+            str(vm["id"]): self._provisioned(vm)
+            for vm in await self.client.list_vms()
+            if vm.get("id") in wanted
+        }
 
     async def stop(self, provider_vm_id: str) -> None:
         raise Conflict(
