@@ -29,7 +29,7 @@ from tensornode.config import Settings
 from tensornode.coordinator.app import build_app
 from tensornode.providers.fluence import FluenceClient, FluenceProvider
 from tensornode.providers.ssh_host import SSHConnector
-from tensornode.runtimes.naming import container_name
+from tensornode.runtimes.naming import container_name, image_tag
 
 from .conftest import client_for, terminate_everything, wait_active, wait_state
 from .test_docker_flow import STDLIB_DOCKERFILE
@@ -113,8 +113,13 @@ def dockerfile_url() -> Iterator[str]:
         yield url
 
 
-def remove_container(name: str) -> None:
-    subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60, check=False)
+def remove_artifacts(deployment_id: str) -> None:
+    """The deployment's container and image: the "VM" was this machine's engine."""
+    for argv in (
+        ["docker", "rm", "-f", container_name(deployment_id)],
+        ["docker", "rmi", "-f", image_tag(deployment_id)],
+    ):
+        subprocess.run(argv, capture_output=True, timeout=60, check=False)
 
 
 async def test_guide_advanced_configuration_to_a_watched_miner_then_terminated(
@@ -184,7 +189,7 @@ async def test_guide_advanced_configuration_to_a_watched_miner_then_terminated(
                 assert miner_id not in gateway.pool.candidates
                 assert_no_secrets(settings, API_KEY, caplog.text)
             finally:
-                remove_container(container_name((await latest(http, vm_id))["id"]))
+                remove_artifacts((await latest(http, vm_id))["id"])
 
 
 async def check_exec(http: httpx.AsyncClient, vm_id: str, container: str) -> None:
@@ -356,16 +361,17 @@ async def test_build_errors_and_unhealthy_containers_fail_the_deployment(
             reason = await deploy_and_fail(http, fake, dockerfile_url, port)
             (vm,) = (await http.get("/vms", headers=HEADERS)).json()["data"]
             dep = await latest(http, vm["id"])
-            assert expected in reason, reason
-            if dockerfile is BROKEN_BUILD:
-                assert "no matching distribution" in reason
-            else:  # the failed miner was stopped: its container is gone
-                assert "the started miner was stopped" in dep["events"][-1]["message"]
-                names = subprocess.run(
-                    ["docker", "ps", "-aq", "--filter", f"name={container_name(dep['id'])}"],
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=True,
-                )
-                assert names.stdout.strip() == ""
+            names = subprocess.run(
+                ["docker", "ps", "-aq", "--filter", f"name={container_name(dep['id'])}"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            remove_artifacts(dep["id"])
+    assert expected in reason, reason
+    if dockerfile is BROKEN_BUILD:
+        assert "no matching distribution" in reason
+    else:  # the failed miner was stopped: its container is gone
+        assert "the started miner was stopped" in dep["events"][-1]["message"]
+        assert names.stdout.strip() == ""
