@@ -24,6 +24,7 @@ import pytest
 
 from sshd import SSHServer
 from tensornode.config import RemoteMinerSettings
+from tensornode.errors import RuntimeFailure
 from tensornode.providers.ssh_host import SSHConnector, SSHHost, SSHTarget
 from tensornode.providers.ssh_keys import CoordinatorKey, HostKeyPins
 from tensornode.runtimes.base import DeploymentContext, MinerSpec
@@ -126,3 +127,20 @@ async def test_builtin_miner_is_installed_supervised_and_stopped_over_ssh(
         await runtime.stop(remote, running)
     assert not await runtime.is_running(remote, running)
     assert not await healthy(running.endpoint, deadline_s=1.0)
+
+
+async def test_a_host_without_python_is_told_what_to_install(
+    remote: SSHHost, tmp_path: Path
+) -> None:
+    runtime = BuiltinRuntime(
+        tmp_path / "coordinator", remote=RemoteMinerSettings(python="python3-not-here")
+    )
+    ctx = DeploymentContext(
+        deployment_id(), "vm-b", MinerSpec("builtin", 3000, ("llm=echo",)), free_port()
+    )
+    with pytest.raises(RuntimeFailure) as info:
+        await runtime.build(remote, ctx, LogSink())
+    assert info.value.message.startswith(
+        "cannot make a Python venv on the host with python3-not-here (exit 127)"
+    )
+    assert "Install python3 and python3-venv there" in info.value.message

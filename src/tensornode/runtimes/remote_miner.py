@@ -21,6 +21,7 @@ from pathlib import Path
 from tensornode.config import RemoteMinerSettings
 from tensornode.errors import NotFound, RuntimeFailure
 from tensornode.providers.base import CommandResult, Host, OutputSink
+from tensornode.runtimes.remote import AS_ROOT
 from tensornode.runtimes.self_wheel import build_self_wheel
 
 TORCH_BACKENDS = frozenset({"tiny", "transformers"})
@@ -63,9 +64,15 @@ class RemoteMinerInstaller:
         await log(f"copying {wheel.name} to the host")
         await host.write_file(f"dist/{wheel.name}", wheel.read_bytes())
         python = self.settings.python
-        created = await host.run(
-            [python, "-m", "venv", *self.settings.venv_args, VENV], timeout=600, on_output=log
-        )
+        venv = [python, "-m", "venv", *self.settings.venv_args, VENV]
+        created = await host.run(venv, timeout=600, on_output=log)
+        if created.exit_code != 0 and "ensurepip is not available" in created.output:
+            # Debian/Ubuntu ship venv apart (python3-venv): install it, as Docker is
+            await log("the host's Python lacks venv: installing python3-venv")
+            script = f"{AS_ROOT} $s apt-get install -y -q python3-venv"
+            apt = await host.run(["sh", "-c", script], timeout=900, on_output=log)
+            if apt.exit_code == 0:
+                created = await host.run(venv, timeout=600, on_output=log)
         if created.exit_code != 0:
             raise RuntimeFailure(
                 f"cannot make a Python venv on the host with {python} (exit "
