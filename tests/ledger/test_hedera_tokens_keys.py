@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from epochs.scores import miner
+from tensornode.config import RewardsSettings
+from tensornode.db.models import Base
+from tensornode.epochs.models import Epoch, EpochReportRow
+from tensornode.epochs.service import EpochInputs, EpochService
 from tensornode.errors import ConfigurationError
 from tensornode.ledger.base import TransferOrder
 from tensornode.ledger.hedera.ledger import HederaLedger
@@ -89,3 +95,36 @@ def test_the_key_is_in_no_log_error_or_repr(
     assert "INVALID_ACCOUNT_ID" in caplog.text  # the failure was logged, the key was not
     for secret in secret_forms:
         assert secret not in seen
+
+
+def test_an_epoch_leaves_out_token_payees_that_cannot_receive_instead_of_stalling(
+    network: Network, hedera_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    network.node.add_token(TOKEN, OPERATOR, 10_000_000)
+    for payee in ("0.0.1001", "0.0.2001", "0.0.2002"):
+        network.add_payee(payee)
+    network.node.associate("0.0.1001", TOKEN)  # the treasury
+    network.node.associate("0.0.2001", TOKEN)  # 0.0.2002 never associates
+    _, sessions = hedera_db
+    epoch_tables = [EpochReportRow.__table__, Epoch.__table__]
+    Base.metadata.drop_all(sessions.kw["bind"], tables=epoch_tables)  # another test's epochs
+    Base.metadata.create_all(sessions.kw["bind"], tables=epoch_tables)
+    rewards = RewardsSettings(
+        emission_per_epoch=1_000,
+        validators_percent=0,
+        miners_percent=90,
+        pool_account=OPERATOR,
+        treasury_account="0.0.1001",
+        epoch_seconds=600,
+    )
+    inputs = EpochInputs([miner("m1", "0.0.2001", 0.5), miner("m2", "0.0.2002", 0.5)], [])
+    ledger = HederaLedger(network.settings(currency=TOKEN), sessions)
+    try:
+        [report] = EpochService(sessions, ledger, rewards, lambda w: inputs).settle_due(
+            datetime(2026, 12, 1, 0, 0, 30, tzinfo=UTC)
+        )
+    finally:
+        ledger.close()
+    assert [m.account for m in report.miners] == ["0.0.2001"]
+    assert {(p.account, p.amount) for p in report.payouts} == {("0.0.2001", 900), ("0.0.1001", 100)}
+    assert network.node.accounts["0.0.2002"].tokens == {}

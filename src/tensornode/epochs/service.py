@@ -27,7 +27,7 @@ from tensornode.epochs.models import EPOCH_PAYING, Epoch
 from tensornode.epochs.report import EpochReport, MinerResult
 from tensornode.epochs.settle import load_report, settle_epoch
 from tensornode.errors import TensorNodeError
-from tensornode.ledger.base import Ledger
+from tensornode.ledger.base import Ledger, ReceiverCheckingLedger
 from tensornode.ledger.database import database_errors
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class EpochService:
         if window is None or self._frozen(window.number) or self._later_frozen(window.number):
             self._publish(settled)
             return settled
-        inputs = self._registered_only(window, self.collect(window))
+        inputs = self._payable_only(window, self._registered_only(window, self.collect(window)))
         report = settle_epoch(
             self.sessions, self.ledger, window, inputs.miners, inputs.validators, self.rewards
         )
@@ -103,6 +103,21 @@ class EpochService:
                 ", ".join(unregistered),
             )
         return replace(inputs, validators=[v for v in inputs.validators if v in registered])
+
+    def _payable_only(self, window: EpochWindow, inputs: EpochInputs) -> EpochInputs:
+        """Leave out payees the ledger cannot pay (a token they are not associated with),
+        so one of them cannot hold the epoch, and every later one, in ``paying``."""
+        if not isinstance(self.ledger, ReceiverCheckingLedger):
+            return inputs
+        payees = sorted({m.account for m in inputs.miners} | set(inputs.validators))
+        refused = self.ledger.cannot_receive(payees)
+        for why in sorted(refused.values()):
+            log.warning("epoch %d: %s: left out of the payouts", window.number, why)
+        return replace(
+            inputs,
+            miners=[m for m in inputs.miners if m.account not in refused],
+            validators=[v for v in inputs.validators if v not in refused],
+        )
 
     def _publish(self, reports: list[EpochReport]) -> None:
         """Publish settled reports; one that fails is tried again on the next pass."""

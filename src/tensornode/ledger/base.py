@@ -136,6 +136,16 @@ class MintingLedger(Ledger, Protocol):
         ...
 
 
+@runtime_checkable
+class ReceiverCheckingLedger(Ledger, Protocol):
+    """A ledger on which some accounts cannot receive (an HTS token they are not
+    associated with): settlement leaves them out before it freezes an epoch."""
+
+    def cannot_receive(self, accounts: Sequence[str]) -> dict[str, str]:
+        """The accounts among ``accounts`` that cannot be paid now, and why."""
+        ...
+
+
 def transfer_each(
     ledger: Ledger, source: str, orders: Sequence[TransferOrder], memo: str
 ) -> BatchResult:

@@ -125,6 +125,16 @@ class HederaLedger:
             )
         return entries
 
+    def cannot_receive(self, accounts: Sequence[str]) -> dict[str, str]:
+        """For a token: the accounts not associated with it, and why (HBAR: none)."""
+        if self._token is None:
+            return {}
+        return {
+            account: f"{account} is not associated with token {self._token}"
+            for account in accounts
+            if not self.mirror.is_associated(check_account(account), self._token)
+        }
+
     # -- writes -----------------------------------------------------------------------
 
     def transfer(
