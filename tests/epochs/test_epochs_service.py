@@ -88,9 +88,14 @@ class FlakyScoreLog:
     def __init__(self) -> None:
         self.published: list[int] = []
         self.failures = 1
+        self.registered: dict[int, set[str]] = {}
 
     def registered_validators(self, epoch: int) -> set[str]:
-        return {VALIDATORS[0]}
+        return {VALIDATORS[0], *self.registered.get(epoch, set())}
+
+    def register_validator(self, epoch: int, rounds: int) -> object:
+        self.registered.setdefault(epoch, set()).add(VALIDATORS[2])  # the publisher's account
+        return epoch
 
     def publish_epoch(self, report: EpochReport) -> object:
         if self.failures:
@@ -113,3 +118,16 @@ def test_with_a_score_log_only_registered_validators_are_paid_and_publishing_is_
     assert score_log.published == [report.epoch]
     [following] = service.settle_due(NOON + timedelta(seconds=600))
     assert score_log.published == [report.epoch, following.epoch]
+
+
+def test_the_in_process_validator_registers_itself_when_it_publishes(
+    ledger: LocalLedger, sessions: sessionmaker[Session]
+) -> None:
+    score_log = FlakyScoreLog()
+    score_log.failures = 0
+    service = EpochService(
+        sessions, ledger, rewards(), Collector(), score_log, own_validator=VALIDATORS[2]
+    )
+    [report] = service.settle_due(NOON)
+    assert report.validators == [VALIDATORS[0], VALIDATORS[2]]  # VALIDATORS[1]: unregistered
+    assert score_log.registered == {report.epoch: {VALIDATORS[2]}}

@@ -47,8 +47,15 @@ class EpochScheduler:
         self.sessions = session_factory(self.engine)
         self.ledger = build_ledger(self.settings, self.sessions)
         self.score_log = build_score_log(self.settings)
+        validator = self.settings.validator
+        own = validator.account if self.settings.hedera.operator_id == validator.account else None
         self.service = EpochService(
-            self.sessions, self.ledger, self.settings.rewards, self.collect, self.score_log
+            self.sessions,
+            self.ledger,
+            self.settings.rewards,
+            self.collect,
+            self.score_log,
+            own_validator=own if validator.in_process else None,
         )
         self._engine_lock = threading.Lock()
         self._closed = False

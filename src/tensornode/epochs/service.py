@@ -56,6 +56,10 @@ class ScorePublisher(Protocol):
         """Publish a settled report (idempotent)."""
         ...
 
+    def register_validator(self, epoch: int, rounds: int) -> object:
+        """Register the publisher's own account as a validator of ``epoch``."""
+        ...
+
 
 class EpochService:
     """Settles epochs on a clock: the coordinator's epoch scheduler, callable without HTTP."""
@@ -67,12 +71,14 @@ class EpochService:
         rewards: RewardsSettings,
         collect: Collector,
         publisher: ScorePublisher | None = None,
+        own_validator: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.rewards = rewards
         self.collect = collect
         self.publisher = publisher
+        self.own_validator = own_validator  # the in-process validator, when it publishes
         self._unpublished: list[EpochReport] = []
 
     def settle_due(self, now: datetime) -> list[EpochReport]:
@@ -95,6 +101,10 @@ class EpochService:
         if self.publisher is None or not inputs.validators:
             return inputs
         registered = self.publisher.registered_validators(window.number)
+        own = self.own_validator
+        if own is not None and own in inputs.validators and own not in registered:
+            self.publisher.register_validator(window.number, rounds=1)
+            registered.add(own)
         unregistered = sorted(set(inputs.validators) - registered)
         if unregistered:
             log.warning(
