@@ -1,8 +1,7 @@
 """Real servers on loopback for tests: an ASGI app under uvicorn, or fixed bytes over HTTP.
 
-Apps are served as ``tensornode coordinator`` serves them (coordinator/serving.py's
-``server_config``: its HTTP protocol, direct routes included), so tests over loopback
-exercise the production serving path.
+Apps are served as ``tensornode coordinator`` serves them (coordinator/server.py's
+``server_config``), so tests over loopback exercise the production serving path.
 
 Servers bind a socket first and hand it to uvicorn, so the port is known without a
 free-port race; the socket is made with IPPROTO_TCP so asyncio sets TCP_NODELAY on
@@ -23,7 +22,7 @@ from typing import Any
 
 import uvicorn
 
-from tensornode.coordinator.serving import server_config
+from tensornode.coordinator.server import server_config
 
 
 def loopback_socket() -> socket.socket:

@@ -334,9 +334,6 @@ class GatewaySettings(BaseModel):
         ge=1,
         description="metrics batch size (a flush costs ~2.5 ms of CPU however small it is)",
     )
-    fast_path: bool = Field(
-        True, description="answer chat requests before FastAPI (in the HTTP protocol, or raw ASGI)"
-    )
     score_window_s: float = Field(3600.0, gt=0, description="validator scores over this past")
     score_refresh_s: float = Field(60.0, gt=0, description="how often scores are re-read")
 

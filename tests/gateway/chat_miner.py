@@ -2,12 +2,16 @@
 
 It answers ``/api/chat`` (and ``/api/chat/{type}`` for the types in ``models``) after
 ``delay_s``, or with ``fail_status``; counts requests, the most in flight at once, and
-the requests whose connection closed before the answer (``disconnects``).
+the requests whose connection closed before the answer (``disconnects``). Asked to
+stream (``stream: true``) it sends its answer as the miner API's events, a word every
+``word_delay_s``, unless ``streams`` is off (a guide miner: JSON); ``break_after``
+words, it drops the connection mid-answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,7 +19,7 @@ from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from loopback import serving_in_loop
@@ -39,6 +43,34 @@ class ChatMiner:
     disconnects: int = 0
     prompts: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    streams: bool = True
+    word_delay_s: float = 0.0
+    break_after: int | None = None
+    streamed_words: int = 0
+    stream_closed_early: int = 0
+
+
+def _event(data: object) -> bytes:
+    return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
+async def _stream(miner: ChatMiner, text: str, usage: dict[str, int]) -> AsyncIterator[bytes]:
+    words = text.split(" ")
+    finished = False
+    try:
+        for i, word in enumerate(words):
+            if miner.break_after is not None and i == miner.break_after:
+                raise ConnectionError("scripted break")
+            if miner.word_delay_s:
+                await asyncio.sleep(miner.word_delay_s)
+            miner.streamed_words += 1
+            yield _event({"response": word if i == 0 else " " + word})
+        done = {"response": "", "done": True, "model": miner.name, "usage": usage}
+        yield _event({**done, "finish_reason": "stop"}) + b"data: [DONE]\n\n"
+        finished = True
+    finally:
+        if not finished:
+            miner.stream_closed_early += 1
 
 
 async def _disconnected(request: Request) -> None:
@@ -70,17 +102,23 @@ def _app(miner: ChatMiner) -> Starlette:
                 )
             words = str(body.get("prompt", "")).split()
             miner.answered += 1
+            text = f"{miner.name}: {' '.join(words)}"
+            usage = {
+                "prompt_tokens": len(words),
+                "completion_tokens": len(words) + 1,
+                "total_tokens": 2 * len(words) + 1,
+            }
+            if body.get("stream") is True and miner.streams:
+                return StreamingResponse(
+                    _stream(miner, text, usage), media_type="text/event-stream"
+                )
             return JSONResponse(
                 {
-                    "response": f"{miner.name}: {' '.join(words)}",
+                    "response": text,
                     "model": miner.name,
                     "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "processing_time": miner.delay_s,
-                    "usage": {
-                        "prompt_tokens": len(words),
-                        "completion_tokens": len(words) + 1,
-                        "total_tokens": 2 * len(words) + 1,
-                    },
+                    "usage": usage,
                 }
             )
         finally:

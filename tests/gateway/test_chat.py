@@ -112,9 +112,9 @@ async def test_a_miners_input_error_is_passed_back_not_retried(
     assert a.requests + b.requests == 1
 
 
-async def test_the_fastapi_routes_answer_alike_without_the_fast_path(tmp_path: Path) -> None:
+async def test_the_chat_routes_answer_with_their_shapes_and_errors(tmp_path: Path) -> None:
     async with (
-        running(gateway_settings(tmp_path, fast_path=False)) as app,
+        running(gateway_settings(tmp_path)) as app,
         client_for(app) as client,
         serve_chat_miner("alpha") as miner,
     ):

@@ -9,14 +9,14 @@ import pytest
 
 from tensornode.errors import InvalidInput, RateLimited
 from tensornode.gateway.failover import Breaker, BreakerState
-from tensornode.gateway.openai_compat import (
+from tensornode.gateway.ratelimit import RateLimiter
+from tensornode.gateway.routing import MinerCandidate, choose
+from tensornode.openai_compat import (
     ChatCompletionRequest,
     openai_error_body,
     render_prompt,
     to_chat_request,
 )
-from tensornode.gateway.ratelimit import RateLimiter
-from tensornode.gateway.routing import MinerCandidate, choose
 
 
 def _miner(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,49 @@ def test_echo_backend_echoes_words() -> None:
     )
     assert (a.text, a.completion_tokens, a.finish_reason) == ("one two", 2, "length")
     assert (b.text, b.finish_reason) == ("alpha beta ", "stop")
+
+
+def test_tiny_streams_whole_characters_that_add_up_to_its_answer(tiny: TinyBackend) -> None:
+    request = _req("The cat", seed=11, max_tokens=40)
+    seen: list[str] = []
+
+    def sink(index: int, text: str) -> bool:
+        assert index == 0
+        seen.append(text)
+        return True
+
+    (streamed,) = tiny.generate_batch([request], sink)
+    (alone,) = tiny.generate_batch([request])
+    assert streamed == alone
+    assert len(seen) == 40 and seen[-1] == alone.text
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(seen))
+    assert all("\ufffd" not in text for text in seen)
+
+
+def test_tiny_stops_a_row_whose_caller_went_away(tiny: TinyBackend) -> None:
+    calls = {0: 0, 1: 0}
+
+    def sink(index: int, text: str) -> bool:
+        calls[index] += 1
+        return index == 1 or calls[0] < 3  # row 0's caller leaves after its third token
+
+    left, stayed = tiny.generate_batch([_req("a", seed=1), _req("b", seed=2)], sink)
+    assert left.finish_reason == "cancelled" and calls[0] == 3
+    assert stayed.finish_reason == "length" and stayed.completion_tokens == 24
+
+
+def test_decoding_drops_incomplete_characters() -> None:
+    from tensornode.miner.backends.hf_loop import decode_text
+
+    class Bytes:
+        """A byte-level tokenizer: each token one byte of UTF-8."""
+
+        def decode(self, tokens: list[int], **_: object) -> str:
+            return bytes(tokens).decode("utf-8", errors="replace")
+
+    euro = list("€".encode())  # three bytes
+    tok = Bytes()
+    assert decode_text(tok, [*b"ab", *euro[:2]], final=False) == "ab"  # held back
+    assert decode_text(tok, [*b"ab", *euro], final=False) == "ab€"
+    assert decode_text(tok, [*b"ab", *euro[:2]], final=True) == "ab"  # never completed
+    assert decode_text(tok, [0xFF, *b"ok"], final=True) == "ok"  # not UTF-8 at all

@@ -8,7 +8,7 @@ import pytest
 
 from tensornode.errors import BackendError, ServiceUnavailable
 from tensornode.miner.backends.base import GenerationRequest, GenerationResult
-from tensornode.miner.batching import DynamicBatcher
+from tensornode.miner.batching import DynamicBatcher, batch_runner
 from tensornode.miner.cache import ResultCache
 
 from .conftest import ScriptedBackend
@@ -19,7 +19,7 @@ def _req(prompt: str, **kw: object) -> GenerationRequest:
 
 
 async def _started(backend: ScriptedBackend, **kw: object) -> DynamicBatcher:
-    batcher = DynamicBatcher(backend.generate_batch, **kw)  # type: ignore[arg-type]
+    batcher = DynamicBatcher(batch_runner(backend), **kw)  # type: ignore[arg-type]
     batcher.start()
     return batcher
 
@@ -97,7 +97,7 @@ async def test_a_failing_request_fails_alone_and_the_worker_survives() -> None:
 
 async def test_stop_fails_waiting_requests() -> None:
     backend = ScriptedBackend()
-    batcher = DynamicBatcher(backend.generate_batch)  # never started: nothing runs
+    batcher = DynamicBatcher(batch_runner(backend))  # never started: nothing runs
     waiting = asyncio.create_task(batcher.submit(_req("never")))
     await asyncio.sleep(0)
     await batcher.stop()

@@ -47,12 +47,14 @@ def serve(
         raise fail("--dev listens on loopback only (use --host 127.0.0.1)")
     settings = cli_settings(dev_mode=True if dev else None)
     with one_line_errors():
+        import uvicorn
+
         from tensornode.coordinator.app import build_app
-        from tensornode.coordinator.serving import CoordinatorServer, server_config
+        from tensornode.coordinator.server import server_config
 
         application = build_app(settings)
         console.print(f"TensorNode coordinator on http://{host}:{port} (docs: /docs)")
-        CoordinatorServer(server_config(application, host=host, port=port)).run()
+        uvicorn.Server(server_config(application, host=host, port=port)).run()
 
 
 @app.command("ssh-key")

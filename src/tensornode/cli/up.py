@@ -110,7 +110,7 @@ async def _run(
 ) -> bool:
     """Serve until a signal; False when the miners could not be brought up."""
     from tensornode.coordinator.app import build_app
-    from tensornode.coordinator.serving import server_config
+    from tensornode.coordinator.server import server_config
 
     app = build_app(settings)
     server = EmbeddedServer(server_config(app, lifespan="on"))

@@ -1,8 +1,16 @@
 """The miner API (../shared/reference/contracts.md): what every miner serves on port 3000.
 
-``ChatRequest`` ignores unknown fields; ``seed``, ``stop``, ``logprobs`` and ``ignore_eos``
-are our extensions. Limits that depend on the server (max_tokens
+``ChatRequest`` ignores unknown fields; ``seed``, ``stop``, ``logprobs``, ``ignore_eos``
+and ``stream`` are our extensions. Limits that depend on the server (max_tokens
 ceiling, context length) are checked by the server, not here.
+
+Streaming (``stream: true``): a miner that streams answers ``200`` with
+``Content-Type: text/event-stream``: server-sent events ``data: {json}`` (each ended by
+a blank line), one :class:`ChatStreamEvent` per piece of new text as it is generated,
+a last one with ``done: true`` and the answer's metadata, then ``data: [DONE]``. An
+error after the answer began is an event ``{"error": "..."}`` and the stream ends
+without ``[DONE]``. A miner that does not stream ignores the field and answers JSON, as
+the guide's miners do; clients accept either.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ class ChatRequest(BaseModel):
     stop: list[StrictStr] | None = None
     logprobs: bool = False
     ignore_eos: bool = False  # vLLM's extension: generate exactly max_tokens (benchmarks)
+    stream: bool = False  # answer as server-sent events (the module docstring)
 
     @field_validator("prompt")
     @classmethod
@@ -52,6 +61,18 @@ class ChatResponse(BaseModel):
     timestamp: datetime
     processing_time: float
     usage: Usage | None = None
+
+
+class ChatStreamEvent(BaseModel):
+    """One event of a streamed answer: new text; the last one (``done``) has the rest."""
+
+    response: str
+    done: bool = False
+    model: str | None = None
+    timestamp: datetime | None = None
+    processing_time: float | None = None
+    usage: Usage | None = None
+    finish_reason: str | None = None  # stop, length, context
 
 
 class HealthResponse(BaseModel):

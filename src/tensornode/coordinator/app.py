@@ -29,7 +29,6 @@ from tensornode.coordinator.services.miners import MinerCheckFailed
 from tensornode.epochs.routes import attach_epochs
 from tensornode.epochs.routes import router as epochs_router
 from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
-from tensornode.gateway.asgi import FrontedApp
 from tensornode.gateway.routes import attach_gateway, gateway_running
 from tensornode.gateway.routes import router as gateway_router
 from tensornode.monitor.coordinator_fleet import CoordinatorFleet
@@ -116,7 +115,7 @@ def build_app(
         finally:
             await core.close()
 
-    app = FrontedApp(  # FastAPI; the gateway's fast path goes in front (gateway/asgi.py)
+    app = FastAPI(
         title="TensorNode coordinator",
         version=__version__,
         description="VMs, miner deployments and the miner registry of a TensorNode network.",

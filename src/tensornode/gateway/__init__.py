@@ -9,9 +9,8 @@ service.py        ``Gateway``: chat without HTTP (admission, routing, failover, 
 recorder.py       per-miner metrics, batched into the database, and Prometheus
 keys.py           consumer API keys (sha256-hashed, cached lookups); models.py: the table
 ratelimit.py      per-key token buckets
-openai_compat.py  OpenAI chat-completions schemas and translation; schemas.py: ours
+schemas.py        our wire shapes (OpenAI's: tensornode/openai_compat.py)
 http_api.py       the chat endpoints' HTTP behaviour, framework-free
-direct.py         the chat endpoints as direct routes of the coordinator's HTTP protocol
-asgi.py           the raw ASGI fast path serving the chat endpoints otherwise
-routes.py         FastAPI routes (docs, keys, models, status) and app wiring
+streaming.py      streamed answers: open a miner's stream with failover, relay it
+routes.py         FastAPI routes (chat, keys, models, status) and app wiring
 """

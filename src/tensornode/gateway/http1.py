@@ -17,6 +17,12 @@ deadline. So a timeout fires up to ``SWEEP_S`` late (plus the event loop's own l
 sweep runs only while something is in flight: it re-arms itself while exchanges remain,
 and stops at the first tick that finds none (so it outlives the last one by at most
 ``SWEEP_S``). Connecting keeps a plain ``asyncio.timeout_at``: with keep-alive it is rare.
+
+:meth:`Http1Pool.stream` sends a request and returns once the answer's head arrived: an
+:class:`Http1Stream` whose :meth:`~Http1Stream.read` gives the body's bytes as they come
+(server-sent events from a streaming miner), each read within an idle timeout. A stream
+read to its end returns its connection to the pool; one closed early closes it, so the
+miner sees the client leave.
 """
 
 from __future__ import annotations
@@ -60,6 +66,10 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = True
         self.headers_done = False
         self.framed = False  # Content-Length or chunked; else the body ends at EOF
+        self.streaming = False  # the waiter gets the head; the body goes to ``chunks``
+        self.chunks: deque[bytes] = deque()
+        self.complete = False
+        self.content_type = b""
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,22 +93,39 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() in (b"content-length", b"transfer-encoding"):
+        lowered = name.lower()
+        if lowered in (b"content-length", b"transfer-encoding"):
             self.framed = True
+        elif lowered == b"content-type":
+            self.content_type = value
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        if self.streaming:
+            self._wake((self.parser.get_status_code(), b""))
 
     def on_body(self, body: bytes) -> None:
-        self.body += body
-        if len(self.body) > self.limit:
+        if self.streaming:
+            self.limit -= len(body)
+            self.chunks.append(body)
+            self._wake((0, b""))
+        else:
+            self.body += body
+        if self.limit < 0 or len(self.body) > self.limit:
             self._fail(AttemptFailed("answer is too large"))
             self.close()
 
     def on_message_complete(self) -> None:
         self.keep_alive = self.keep_alive and self.parser.should_keep_alive()
-        if self.waiter is not None and not self.waiter.done():
+        if self.streaming:
+            self.complete = True
+            self._wake((0, b""))
+        elif self.waiter is not None and not self.waiter.done():
             self.waiter.set_result((self.parser.get_status_code(), bytes(self.body)))
+
+    def _wake(self, value: _Answer) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(value)
 
     def _fail(self, exc: Exception) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -109,14 +136,21 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def send(self, request: bytes, limit: int) -> asyncio.Future[_Answer]:
-        """Write ``request``; the future gets (status, body), _Closed or AttemptFailed."""
+    def send(
+        self, request: bytes, limit: int, *, streaming: bool = False
+    ) -> asyncio.Future[_Answer]:
+        """Write ``request``; the future gets (status, body), _Closed or AttemptFailed
+        (``streaming``: (status, b"") once the head is in; the body goes to ``chunks``)."""
         assert self.transport is not None
         self.body = bytearray()
         self.limit = limit
         self.started = False
         self.headers_done = False
         self.framed = False
+        self.streaming = streaming
+        self.complete = False
+        self.chunks.clear()
+        self.content_type = b""
         waiter: asyncio.Future[_Answer] = self.loop.create_future()
         self.waiter = waiter
         self.transport.write(request)
@@ -125,6 +159,17 @@ class _Connection(asyncio.Protocol):
     def expire(self) -> None:
         """Fail the exchange in progress with TimeoutError (its deadline has passed)."""
         self._fail(TimeoutError())
+
+    def next_chunk(self) -> asyncio.Future[_Answer] | None:
+        """A future to await for more of a streamed body; None when some is here or the
+        body is complete."""
+        if self.chunks or self.complete:
+            return None
+        if self.closed:
+            raise _Closed(True)
+        waiter: asyncio.Future[_Answer] = self.loop.create_future()
+        self.waiter = waiter
+        return waiter
 
 
 @dataclass(frozen=True)
@@ -242,11 +287,58 @@ class Http1Pool:
                 conn.close()
             raise
 
-    def _send(self, conn: _Connection, raw: bytes, deadline: float) -> asyncio.Future[_Answer]:
+    async def stream(
+        self, method: str, url: str, body: bytes, *, timeout: float, idle_timeout: float
+    ) -> Http1Stream:
+        """Send one request; once the answer's head is in (within ``timeout``), its
+        :class:`Http1Stream` (each later read within ``idle_timeout``). AttemptFailed
+        (``timeout=True`` on timeouts) when no head arrives."""
+        target, head = self._resolve(method, url)
+        raw = b"%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+            head,
+            len(body),
+            body,
+        )
+        key = (target.host, target.port)
+        conn = self._take_idle(key)
+        loop = conn.loop if conn is not None else asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            if conn is not None:
+                try:
+                    status, _ = await self._send(conn, raw, deadline, streaming=True)
+                    return Http1Stream(self, key, conn, status, idle_timeout)
+                except _Closed as closed:
+                    self._inflight.pop(conn, None)
+                    if closed.started:
+                        raise
+                conn = None
+            async with asyncio.timeout_at(deadline):
+                conn = await self._connect(target, loop)
+            status, _ = await self._send(conn, raw, deadline, streaming=True)
+            return Http1Stream(self, key, conn, status, idle_timeout)
+        except TimeoutError:
+            self._abandon(conn)
+            raise AttemptFailed(f"no answer within {timeout:g}s", timeout=True) from None
+        except _Closed:
+            self._abandon(conn)
+            raise AttemptFailed("the miner closed the connection before answering") from None
+        except BaseException:  # cancelled (the user left) or failed: never reuse it
+            self._abandon(conn)
+            raise
+
+    def _abandon(self, conn: _Connection | None) -> None:
+        if conn is not None:
+            self._inflight.pop(conn, None)
+            conn.close()
+
+    def _send(
+        self, conn: _Connection, raw: bytes, deadline: float, *, streaming: bool = False
+    ) -> asyncio.Future[_Answer]:
         """Send ``raw`` on ``conn``, in flight until ``deadline`` (the caller removes it
         from ``_inflight`` when done): the future gets (status, body), _Closed,
         AttemptFailed, or TimeoutError from the sweep."""
-        waiter = conn.send(raw, self.max_answer_bytes)
+        waiter = conn.send(raw, self.max_answer_bytes, streaming=streaming)
         self._inflight[conn] = deadline
         if self._sweep_loop is not conn.loop:  # none armed (or left on a loop now gone)
             self._arm(conn.loop)
@@ -290,3 +382,70 @@ class Http1Pool:
         if not self._inflight and self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = self._sweep_loop = None
+
+
+class Http1Stream:
+    """A streamed answer's body on one pooled connection (see :meth:`Http1Pool.stream`)."""
+
+    def __init__(
+        self,
+        pool: Http1Pool,
+        key: tuple[str, int],
+        conn: _Connection,
+        status: int,
+        idle_timeout: float,
+    ) -> None:
+        self.status = status
+        self.content_type = conn.content_type.decode("latin-1").lower()
+        self._pool = pool
+        self._key = key
+        self._conn: _Connection | None = conn
+        self._idle_timeout = idle_timeout
+        pool._inflight.pop(conn, None)
+
+    async def read(self) -> bytes:
+        """The next bytes of the body as they arrive; b"" at its end. AttemptFailed when
+        the connection breaks or nothing arrives within the idle timeout."""
+        conn = self._conn
+        if conn is None:
+            return b""
+        try:
+            waiter = conn.next_chunk()
+            if waiter is not None:
+                self._pool._inflight[conn] = conn.loop.time() + self._idle_timeout
+                if self._pool._sweep_loop is not conn.loop:
+                    self._pool._arm(conn.loop)
+                try:
+                    await waiter
+                finally:
+                    self._pool._inflight.pop(conn, None)
+        except TimeoutError:
+            self.close()
+            raise AttemptFailed(
+                f"the answer stalled for {self._idle_timeout:g}s", timeout=True
+            ) from None
+        except _Closed:
+            self.close()
+            raise AttemptFailed("the miner closed the connection mid-answer") from None
+        except BaseException:
+            self.close()
+            raise
+        if conn.chunks:
+            data = b"".join(conn.chunks)
+            conn.chunks.clear()
+            return data
+        self._finish(conn)
+        return b""
+
+    def _finish(self, conn: _Connection) -> None:
+        """The body is complete: the connection goes back to the pool."""
+        self._conn = None
+        conn.streaming = False
+        self._pool._done(self._key, conn, (self.status, b""))
+
+    def close(self) -> None:
+        """Abandon the answer (its connection is closed, so the miner sees it); idempotent."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool._inflight.pop(conn, None)
+            conn.close()

@@ -2,16 +2,17 @@
 
 :func:`serve_chat` (``/api/chat``) and :func:`serve_completion`
 (``/v1/chat/completions``) take an :class:`Incoming` (headers that matter, the body,
-and a way to learn that the user disconnected) and return a :class:`Reply`. The direct
-routes of the coordinator's HTTP protocol (direct.py), the raw ASGI fast path (asgi.py)
-and the FastAPI routes (routes.py) all call them, so they cannot drift apart.
+and a way to learn that the user disconnected) and return a :class:`Reply`; the
+FastAPI routes (routes.py) serve them. ``stream: true`` makes the reply's body an async
+iterator relaying the miner's answer as it is generated (streaming.py).
 
 Every answer carries ``X-TensorNode-Miner-Id`` and ``X-TensorNode-Overhead-Ms`` (the
 gateway's own time: total minus the time spent waiting on miners). Errors are
 ``{"error": "..."}`` on ``/api/chat`` and OpenAI's ``{"error": {"message", "type",
 "code"}}`` under ``/v1``; 429 and 503 carry ``Retry-After``. If the user disconnects
 before the answer, the request to the miner is cancelled (its connection closed) and
-the reply is :data:`CLIENT_CLOSED`, which nobody reads.
+the reply is :data:`CLIENT_CLOSED`, which nobody reads. A streamed reply's
+``X-TensorNode-Overhead-Ms`` is the gateway's time before the first byte.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -36,29 +37,27 @@ from tensornode.errors import (
     TensorNodeError,
 )
 from tensornode.gateway.fastjson import dumps, loads
-from tensornode.gateway.openai_compat import (
+from tensornode.gateway.service import Gateway, GatewayAnswer
+from tensornode.gateway.streaming import MinerStream, open_stream, relay_chat, relay_completion
+from tensornode.miner.app import validation_message
+from tensornode.miner.check_rules import KNOWN_MODEL_TYPES
+from tensornode.openai_compat import (
+    ChatCompletionRequest,
+    CompletionChunks,
     completion_body,
     model_type_of,
     openai_error_body,
     parse_completion_request,
-    stream_events,
     to_chat_request,
 )
-from tensornode.gateway.service import Gateway, GatewayAnswer
-from tensornode.miner.app import validation_message
-from tensornode.miner.check_rules import KNOWN_MODEL_TYPES
+from tensornode.sse import EVENT_STREAM
 
 T = TypeVar("T")
-CHAT = "/api/chat"
-TYPED_CHAT = "/api/chat/"
-COMPLETIONS = "/v1/chat/completions"
-MAX_MODEL_TYPE = 40
 CLIENT_CLOSED = 499
 """Status of a request whose user disconnected (nginx's convention; nobody reads it)."""
 JSON = "application/json"
 WATCH_AFTER_S = 0.05
 """A user's disconnect is noticed this long after the request, at the latest later."""
-EVENT_STREAM = "text/event-stream"
 perf_counter = time.perf_counter
 
 
@@ -71,16 +70,15 @@ class Incoming:
     body: bytes
     disconnected: Callable[[], Awaitable[None]] | None
     """Returns once the user has disconnected (never, while they wait). None where the
-    server itself cancels the request's task when its user disconnects (direct routes,
-    coordinator/serving.py)."""
+    server itself cancels the request's task when its user disconnects."""
 
 
 @dataclass
 class Reply:
-    """Status, headers and body (a list of chunks for an event stream)."""
+    """Status, headers and body (an async iterator of chunks for an event stream)."""
 
     status: int
-    body: bytes | list[bytes]
+    body: bytes | AsyncIterator[bytes]
     media_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -141,51 +139,6 @@ async def _watched(work: Awaitable[T], disconnected: Callable[[], Awaitable[None
             watch.watcher.cancel()
 
 
-def chat_route(path: str) -> str | None:
-    """Which chat endpoint a POST to ``path`` is: :data:`CHAT`, :data:`COMPLETIONS`, or
-    the model type of ``/api/chat/{model_type}``; None for any other path."""
-    if path in (CHAT, COMPLETIONS):
-        return path
-    if path.startswith(TYPED_CHAT):
-        model_type = path[len(TYPED_CHAT) :]
-        if model_type and "/" not in model_type and len(model_type) <= MAX_MODEL_TYPE:
-            return model_type
-    return None
-
-
-def serve_route(gateway: Gateway, route: str, incoming: Incoming) -> Awaitable[Reply]:
-    """Answer a request to a :func:`chat_route` (the endpoint's own coroutine)."""
-    if route == COMPLETIONS:
-        return serve_completion(gateway, incoming)
-    return serve_chat(gateway, incoming, None if route == CHAT else route)
-
-
-def route_error_reply(route: str, exc: TensorNodeError) -> Reply:
-    """An error in the words of the route's API: OpenAI's under ``/v1``, else ours."""
-    return openai_error_reply(exc) if route == COMPLETIONS else error_reply(exc)
-
-
-_MEDIA_TYPES = {JSON: JSON.encode(), EVENT_STREAM: EVENT_STREAM.encode()}
-_HEADER_NAMES = {
-    name: name.lower().encode()
-    for name in (
-        "X-TensorNode-Miner-Id",
-        "X-TensorNode-Overhead-Ms",
-        "Retry-After",
-        "Cache-Control",
-    )
-}
-
-
-def reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
-    """A reply's headers as an HTTP server sends them (content-type first; no length)."""
-    media_type = _MEDIA_TYPES.get(reply.media_type) or reply.media_type.encode()
-    headers = [(b"content-type", media_type)]
-    for key, value in reply.headers.items():
-        headers.append((_HEADER_NAMES.get(key) or key.lower().encode(), value.encode()))
-    return headers
-
-
 def body_too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body is larger than {limit} bytes")
 
@@ -201,20 +154,21 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     return _validated(_chat_object(body))
 
 
-def chat_max_tokens(body: bytes) -> int | None:
-    """Validate a ``/api/chat`` body as :func:`parse_chat_request` does; its max_tokens.
+def chat_fields(body: bytes) -> tuple[int | None, bool]:
+    """Validate a ``/api/chat`` body as :func:`parse_chat_request` does; the max_tokens
+    the user sent (None when none) and whether they asked for a stream.
 
     The hot path's version: a body that plainly satisfies ChatRequest (the usual one) is
     checked by hand, without building the model; anything else (an error to word, or a
-    value pydantic would coerce) goes through ChatRequest itself. Returns the max_tokens
-    the user sent, None when they sent none.
+    value pydantic would coerce) goes through ChatRequest itself.
     """
     data = _chat_object(body)
     if _plainly_valid(data):
         max_tokens: int | None = data.get("max_tokens")
-        return max_tokens
+        return max_tokens, data.get("stream", False) is True
     request = _validated(data)
-    return request.max_tokens if "max_tokens" in request.model_fields_set else None
+    sent = request.max_tokens if "max_tokens" in request.model_fields_set else None
+    return sent, request.stream
 
 
 def _chat_object(body: bytes) -> dict[str, Any]:
@@ -258,7 +212,11 @@ def _plainly_valid(data: dict[str, Any]) -> bool:
         and (type(stop) is not list or any(type(s) is not str for s in stop))
     ):
         return False
-    return type(get("logprobs", False)) is bool and type(get("ignore_eos", False)) is bool
+    return (
+        type(get("logprobs", False)) is bool
+        and type(get("ignore_eos", False)) is bool
+        and type(get("stream", False)) is bool
+    )
 
 
 def _retry_after(exc: TensorNodeError) -> dict[str, str]:
@@ -300,7 +258,14 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
         await gateway.admit(incoming.authorization, incoming.client_ip)
         if model_type is not None and not known_model_type(gateway, model_type):
             raise NotFound("Model not available")
-        gateway.check_max_tokens(chat_max_tokens(incoming.body))
+        max_tokens, stream = chat_fields(incoming.body)
+        gateway.check_max_tokens(max_tokens)
+        if stream:
+            opening = open_stream(gateway, incoming.body, model_type)
+            miner_stream = await until_disconnect(opening, incoming.disconnected)
+            return await _streamed(
+                gateway, miner_stream, started, relay_chat(gateway, miner_stream)
+            )
         work = gateway.forward(incoming.body, model_type)  # the body as the user sent it
         answer = await until_disconnect(work, incoming.disconnected)
     except ClientGone:
@@ -308,6 +273,29 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
     except TensorNodeError as exc:
         return error_reply(exc)
     return Reply(200, chat_body(answer), headers=_answer_headers(gateway, answer, started))
+
+
+async def _streamed(
+    gateway: Gateway, stream: MinerStream, started: float, relay: AsyncIterator[bytes]
+) -> Reply:
+    """The reply relaying a miner's stream. The relay is started here (its first piece
+    is at hand), so from now on it records and frees the miner however it ends, even if
+    the server never reads it (a started async generator is closed when collected)."""
+    first = await anext(relay)
+    overhead_s = max(0.0, perf_counter() - started - stream.waited_s)
+    gateway.metrics.overhead.observe(overhead_s)
+    headers = {
+        "X-TensorNode-Miner-Id": stream.miner_id,
+        "X-TensorNode-Overhead-Ms": f"{overhead_s * 1000.0:.3f}",
+        "Cache-Control": "no-cache",
+    }
+    return Reply(200, _prepend(first, relay), EVENT_STREAM, headers)
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def chat_body(answer: GatewayAnswer) -> bytes:
@@ -337,20 +325,34 @@ async def serve_completion(gateway: Gateway, incoming: Incoming) -> Reply:
         if not known_model_type(gateway, model_type):
             raise NotFound(f"model {body.model!r} not found: GET /v1/models lists them")
         request = to_chat_request(body)
+        if body.stream:
+            return await _stream_completion(gateway, incoming, body, request, model_type, started)
         answer = await until_disconnect(gateway.chat(request, model_type), incoming.disconnected)
     except ClientGone:
         return Reply(CLIENT_CLOSED, b"")
     except TensorNodeError as exc:
         return openai_error_reply(exc)
     headers = _answer_headers(gateway, answer, started)
-    if body.stream:
-        include_usage = body.stream_options is not None and body.stream_options.include_usage
-        events = stream_events(
-            answer.response, request, model=body.model, include_usage=include_usage
-        )
-        headers["Cache-Control"] = "no-cache"
-        return Reply(200, list(events), EVENT_STREAM, headers)
     completion: dict[str, Any] = completion_body(
         answer.response, request, model=body.model, miner_id=answer.miner_id
     )
     return Reply(200, json.dumps(completion).encode(), headers=headers)
+
+
+async def _stream_completion(
+    gateway: Gateway,
+    incoming: Incoming,
+    body: ChatCompletionRequest,
+    request: ChatRequest,
+    model_type: str,
+    started: float,
+) -> Reply:
+    """A streamed chat completion: the miner asked to stream, its events as chunks."""
+    gateway.check_limits(request)
+    payload = dumps({**request.model_dump(mode="json", exclude_unset=True), "stream": True})
+    opening = open_stream(gateway, payload, model_type)
+    miner_stream = await until_disconnect(opening, incoming.disconnected)
+    include_usage = body.stream_options is not None and body.stream_options.include_usage
+    chunks = CompletionChunks(body.model, include_usage=include_usage)
+    relay = relay_completion(gateway, miner_stream, chunks, request.max_tokens)
+    return await _streamed(gateway, miner_stream, started, relay)

@@ -7,9 +7,8 @@
 - ``POST/GET /gateway/keys``, ``DELETE /gateway/keys/{id}``: the caller's gateway keys.
 - ``GET /gateway/status``: the router's view of each healthy miner.
 
-The chat endpoints' behaviour lives in http_api.py; :func:`attach_gateway` installs
-the raw ASGI fast path (asgi.py) that answers them before FastAPI's router, and the
-routes here document them (and answer when the fast path is off). ``build_app`` calls
+The chat endpoints' behaviour lives in http_api.py (streamed answers: streaming.py);
+the routes here serve it: one path for every chat request. ``build_app`` calls
 :func:`attach_gateway` and enters :func:`gateway_running` in its lifespan (the
 background candidate refresh and metrics flusher).
 """
@@ -28,7 +27,6 @@ from tensornode.config import Settings
 from tensornode.coordinator.deps import CurrentAccount
 from tensornode.db.session import Database
 from tensornode.errors import NotFound, TensorNodeError
-from tensornode.gateway.asgi import install_fast_path
 from tensornode.gateway.http_api import (
     Incoming,
     Reply,
@@ -38,7 +36,6 @@ from tensornode.gateway.http_api import (
     serve_chat,
     serve_completion,
 )
-from tensornode.gateway.openai_compat import model_type_of
 from tensornode.gateway.schemas import (
     GatewayChatResponse,
     GatewayKeyCreate,
@@ -47,6 +44,7 @@ from tensornode.gateway.schemas import (
     GatewayKeysPublic,
 )
 from tensornode.gateway.service import Gateway
+from tensornode.openai_compat import model_type_of
 
 router = APIRouter(tags=["gateway"])
 
@@ -61,8 +59,6 @@ def attach_gateway(
     """Build the app's gateway (not started), its metrics on ``registry``."""
     gateway = Gateway(settings, db, registry=registry)
     app.state.gateway = gateway
-    if settings.gateway.fast_path:
-        install_fast_path(app, gateway)
     return gateway
 
 
@@ -102,11 +98,9 @@ async def _incoming(request: Request, limit: int) -> Incoming:
 
 
 def _response(reply: Reply) -> Response:
-    if isinstance(reply.body, list):
-        return StreamingResponse(
-            iter(reply.body), reply.status, reply.headers, media_type=reply.media_type
-        )
-    return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
+    if isinstance(reply.body, bytes):
+        return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
+    return StreamingResponse(reply.body, reply.status, reply.headers, media_type=reply.media_type)
 
 
 _CHAT_DOC: dict[str, Any] = {

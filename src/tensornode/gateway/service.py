@@ -354,7 +354,7 @@ class Gateway:
             waited += perf_counter() - started
             return GatewayAnswer(answer, candidate.miner_id, waited, len(tried))
         self.metrics.rejected.labels("failed").inc()
-        raise self._exhausted(model_type, tried, last)
+        raise self.exhausted(model_type, tried, last)
 
     async def _attempt(
         self,
@@ -400,7 +400,7 @@ class Gateway:
             )
         return answer
 
-    def _exhausted(
+    def exhausted(
         self, model_type: str, tried: set[str], last: AttemptFailed | None
     ) -> ServiceUnavailable | UpstreamError:
         if last is None:

@@ -5,27 +5,66 @@ keep-alive pool of :mod:`.http1` and anything else (``https://``) on one shared
 ``httpx.AsyncClient`` (:class:`HttpxUpstream`). Every transport problem becomes
 :class:`~tensornode.gateway.failover.AttemptFailed` (``timeout=True`` for timeouts), so
 no httpx or socket exception reaches the router. Tests can pass any :class:`Upstream`.
+
+:meth:`Upstream.open_stream` is the streaming request: it returns once the miner's answer
+head is in, and its :class:`UpstreamStream` reads the body as it arrives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, Protocol
 
 import httpx
 
 from tensornode.gateway.failover import AttemptFailed
-from tensornode.gateway.http1 import Http1Pool
+from tensornode.gateway.http1 import Http1Pool, Http1Stream
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """A miner's answer larger than this is a failure, not something to buffer."""
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}
+_BACKGROUND: set[asyncio.Task[None]] = set()
+"""Closes of abandoned httpx responses in progress (kept referenced until done)."""
+
+
+class UpstreamStream(Protocol):
+    """A miner's answer being received: status and content type, then the body's bytes."""
+
+    status: int
+    content_type: str
+
+    async def read(self) -> bytes:
+        """The next bytes as they arrive; b"" at the end; AttemptFailed when it breaks."""
+        ...
+
+    def close(self) -> None:
+        """Abandon the answer (the connection closes, so the miner sees it); idempotent."""
+        ...
+
+
+async def read_all(stream: UpstreamStream, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The rest of a stream's body (AttemptFailed past ``limit`` bytes)."""
+    data = bytearray()
+    while chunk := await stream.read():
+        data += chunk
+        if len(data) > limit:
+            stream.close()
+            raise AttemptFailed("answer is too large")
+    return bytes(data)
 
 
 class Upstream(Protocol):
     """Sends one request to a miner; raises AttemptFailed when it gets no HTTP answer."""
 
     async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]: ...
+
+    async def open_stream(
+        self, url: str, body: bytes, *, timeout: float, idle_timeout: float
+    ) -> UpstreamStream:
+        """POST ``body``; the answer once its head is in (within ``timeout``), each later
+        read within ``idle_timeout``."""
+        ...
 
     async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]: ...
 
@@ -80,11 +119,63 @@ class HttpxUpstream:
     async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]:
         return await self._send("POST", url, body, timeout)
 
+    async def open_stream(
+        self, url: str, body: bytes, *, timeout: float, idle_timeout: float
+    ) -> UpstreamStream:
+        timeouts = httpx.Timeout(timeout, read=idle_timeout)
+        try:
+            request = self._client.build_request(
+                "POST", url, content=body, headers=_HEADERS, timeout=timeouts
+            )
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise AttemptFailed(f"no answer within {timeout:g}s", timeout=True) from exc
+        except httpx.HTTPError as exc:
+            raise AttemptFailed(_describe(exc)) from exc
+        return _HttpxStream(response, idle_timeout)
+
     async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]:
         return await self._send("GET", url, None, timeout)
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class _HttpxStream:
+    """:class:`UpstreamStream` over an httpx streaming response."""
+
+    def __init__(self, response: httpx.Response, idle_timeout: float) -> None:
+        self.status = response.status_code
+        self.content_type = response.headers.get("content-type", "").lower()
+        self._response = response
+        self._chunks: AsyncIterator[bytes] = response.aiter_raw()
+        self._idle_timeout = idle_timeout
+        self._closed = False
+
+    async def read(self) -> bytes:
+        if self._closed:
+            return b""
+        try:
+            return await anext(self._chunks)
+        except StopAsyncIteration:
+            self.close()
+            return b""
+        except httpx.TimeoutException as exc:
+            self.close()
+            raise AttemptFailed(
+                f"the answer stalled for {self._idle_timeout:g}s", timeout=True
+            ) from exc
+        except httpx.HTTPError as exc:
+            self.close()
+            raise AttemptFailed(_describe(exc)) from exc
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            # aclose on an unread response closes its connection (never reused unread)
+            task = asyncio.get_running_loop().create_task(self._response.aclose())
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
 
 
 class MinerUpstream:
@@ -101,6 +192,20 @@ class MinerUpstream:
         if url.startswith("http://"):
             return self._plain.request("POST", url, body, timeout=timeout)
         return self._tls.post_json(url, body, timeout=timeout)
+
+    def open_stream(
+        self, url: str, body: bytes, *, timeout: float, idle_timeout: float
+    ) -> Coroutine[Any, Any, UpstreamStream]:
+        if url.startswith("http://"):
+            return self._open_plain(url, body, timeout, idle_timeout)
+        return self._tls.open_stream(url, body, timeout=timeout, idle_timeout=idle_timeout)
+
+    async def _open_plain(
+        self, url: str, body: bytes, timeout: float, idle_timeout: float
+    ) -> Http1Stream:
+        return await self._plain.stream(
+            "POST", url, body, timeout=timeout, idle_timeout=idle_timeout
+        )
 
     async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]:
         if url.startswith("http://"):

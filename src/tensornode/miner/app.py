@@ -10,6 +10,12 @@ Errors, all ``{"error": "one line"}``:
 - 404 ``Model not available`` for an unknown ``/api/chat/{model_type}``
 - 503 model still loading or failed to load, or the queue is full (with ``Retry-After``)
 - 500 the backend failed on this request; the server keeps serving
+
+``stream: true`` answers as server-sent events (contracts/miner.py; miner/streaming.py)
+once the request is accepted: every refusal above comes first, as JSON. The miner also
+serves OpenAI's ``POST /v1/chat/completions`` (streamed or not) and ``GET /v1/models``,
+so OpenAI, vLLM- or Ollama-style clients can call it directly; under ``/v1`` errors take
+OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -17,20 +23,25 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tensornode import __version__
 from tensornode.config import Settings
 from tensornode.contracts.miner import ChatRequest, ChatResponse, HealthResponse, InfoResponse
-from tensornode.errors import InvalidInput, PayloadTooLarge, TensorNodeError
+from tensornode.errors import InvalidInput, TensorNodeError
+from tensornode.miner.bodies import read_body
+from tensornode.miner.openai_routes import install_openai_routes
 from tensornode.miner.service import MinerService
+from tensornode.miner.streaming import chat_events
+from tensornode.sse import EVENT_STREAM
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +69,7 @@ def validation_message(exc: ValidationError) -> str:
 
 async def read_chat_request(request: Request, limit: int) -> ChatRequest:
     """Read and validate a chat body, enforcing the size limit while reading."""
-    too_large = PayloadTooLarge(f"request body is larger than {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise too_large
+    body = await read_body(request, limit)
     try:
         data = json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -82,6 +85,23 @@ async def read_chat_request(request: Request, limit: int) -> ChatRequest:
 def _error_response(status: int, message: str, retry_after: float | None = None) -> JSONResponse:
     headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
     return JSONResponse({"error": _one_line(message)}, status_code=status, headers=headers)
+
+
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def answer_chat(
+    service: MinerService, request: ChatRequest, model_type: str | None
+) -> Response:
+    """The JSON answer, or the event stream when the request asks for one."""
+    if not request.stream:
+        answer = await service.chat(request, model_type)
+        return JSONResponse(answer.model_dump(mode="json"))
+    started = time.perf_counter()
+    stream, model = service.open_stream(request, model_type)
+    return StreamingResponse(
+        chat_events(stream, model, started), media_type=EVENT_STREAM, headers=STREAM_HEADERS
+    )
 
 
 def build_miner_app(settings: Settings, service: MinerService) -> FastAPI:
@@ -119,18 +139,19 @@ def build_miner_app(settings: Settings, service: MinerService) -> FastAPI:
         log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
         return _error_response(500, "internal error")
 
-    @app.post("/api/chat")
-    async def chat(request: Request, service: ServiceDep) -> ChatResponse:
-        """Answer a prompt with the default model."""
-        return await service.chat(await read_chat_request(request, limit))
+    @app.post("/api/chat", response_model=ChatResponse)
+    async def chat(request: Request, service: ServiceDep) -> Response:
+        """Answer a prompt with the default model (``stream: true``: as it is generated)."""
+        return await answer_chat(service, await read_chat_request(request, limit), None)
 
-    @app.post("/api/chat/{model_type}")
-    async def chat_with_model(
-        model_type: str, request: Request, service: ServiceDep
-    ) -> ChatResponse:
+    @app.post("/api/chat/{model_type}", response_model=ChatResponse)
+    async def chat_with_model(model_type: str, request: Request, service: ServiceDep) -> Response:
         """Answer a prompt with the model served as ``model_type``."""
         service.model_slot(model_type)  # 404 before reading the body
-        return await service.chat(await read_chat_request(request, limit), model_type)
+        chat_request = await read_chat_request(request, limit)
+        return await answer_chat(service, chat_request, model_type)
+
+    install_openai_routes(app, service, limit)
 
     @app.get("/health")
     async def health(service: ServiceDep) -> HealthResponse:

@@ -8,6 +8,11 @@ The batch window is adaptive so it never delays a lone request: the worker only 
 (at most ``window_s``) when the recent peak of concurrent requests says more clients are
 about to send, and stops waiting as soon as that many are queued. With one client (or
 after a second of lower load) a request runs the moment it arrives.
+
+Streaming: a request may come with ``on_text``, called on the event loop with the
+request's text so far each time a streaming backend reports it grew (a batch step gives
+every row its next token). A request whose caller went away (its future cancelled) is
+reported to the backend as gone, which stops generating it.
 """
 
 from __future__ import annotations
@@ -19,13 +24,32 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 from tensornode.errors import BackendError, ServiceUnavailable, TensorNodeError
-from tensornode.miner.backends.base import GenerationRequest, GenerationResult
+from tensornode.miner.backends.base import (
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+    TextSink,
+    streams,
+)
 
 log = logging.getLogger(__name__)
 
-RunBatch = Callable[[Sequence[GenerationRequest]], list[GenerationResult]]
+RunBatch = Callable[[Sequence[GenerationRequest], TextSink], list[GenerationResult]]
+"""Run a batch (in a worker thread), reporting each row's text so far to the sink."""
+OnText = Callable[[str], None]
+
+
+def batch_runner(backend: Backend) -> RunBatch:
+    """The backend's ``generate_batch`` as a :data:`RunBatch` (the sink unused by a
+    backend that does not stream)."""
+    if streams(backend):
+        return cast(RunBatch, backend.generate_batch)
+    return lambda requests, _sink: backend.generate_batch(requests)
+
+
 _RECENT_S = 1.0  # a previous batch older than this says nothing about current load
 
 
@@ -34,6 +58,7 @@ class _Pending:
     request: GenerationRequest
     future: asyncio.Future[GenerationResult]
     arrived: float
+    on_text: OnText | None = None
 
 
 class DynamicBatcher:
@@ -100,16 +125,24 @@ class DynamicBatcher:
 
     async def submit(self, request: GenerationRequest) -> GenerationResult:
         """Queue a request and wait for its result; 503 when the queue is full."""
+        return await self.enqueue(request)
+
+    def enqueue(
+        self, request: GenerationRequest, on_text: OnText | None = None
+    ) -> asyncio.Future[GenerationResult]:
+        """Queue a request (503 at once when the queue is full); its result's future.
+
+        Cancelling the future abandons the request (a streaming backend stops it)."""
         if len(self._pending) >= self.max_queue:
             raise ServiceUnavailable(
                 f"the queue is full ({self.max_queue} requests waiting)", retry_after=1.0
             )
         loop = asyncio.get_running_loop()
-        item = _Pending(request, loop.create_future(), loop.time())
+        item = _Pending(request, loop.create_future(), loop.time(), on_text)
         self._pending.append(item)
         self._note_depth(item.arrived)
         self._wakeup.set()
-        return await item.future
+        return item.future
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -159,9 +192,7 @@ class DynamicBatcher:
         self._in_flight += len(batch)
         started = loop.time()
         try:
-            outcomes = await loop.run_in_executor(
-                self._executor, self._run_isolated, [p.request for p in batch]
-            )
+            outcomes = await loop.run_in_executor(self._executor, self._run_isolated, batch, loop)
         except asyncio.CancelledError:
             for item in batch:  # stopped mid-batch: answer the callers, do not strand them
                 if not item.future.done():
@@ -188,32 +219,46 @@ class DynamicBatcher:
             else:
                 item.future.set_result(outcome)
 
-    def _call(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        results = self._run(requests)
-        if len(results) != len(requests):
-            raise BackendError(
-                f"backend returned {len(results)} results for {len(requests)} requests"
-            )
+    def _call(
+        self, batch: Sequence[_Pending], loop: asyncio.AbstractEventLoop
+    ) -> list[GenerationResult]:
+        results = self._run([p.request for p in batch], _sink(batch, loop))
+        if len(results) != len(batch):
+            raise BackendError(f"backend returned {len(results)} results for {len(batch)} requests")
         return results
 
     def _run_isolated(
-        self, requests: Sequence[GenerationRequest]
+        self, batch: Sequence[_Pending], loop: asyncio.AbstractEventLoop
     ) -> list[GenerationResult | TensorNodeError]:
         """Run a batch; if it fails, run each request alone so one bad row fails alone."""
         # A backend may raise anything (torch, tokenizers, httpx); every failure must reach
         # its caller as our error, never kill the worker.
         try:
-            return list(self._call(requests))
+            return list(self._call(batch, loop))
         except Exception as exc:  # noqa: BLE001
-            if len(requests) == 1:
+            if len(batch) == 1:
                 return [_as_error(exc)]
         outcomes: list[GenerationResult | TensorNodeError] = []
-        for request in requests:
+        for item in batch:
             try:
-                outcomes.extend(self._call([request]))
+                outcomes.extend(self._call([item], loop))
             except Exception as exc:  # noqa: BLE001
                 outcomes.append(_as_error(exc))
         return outcomes
+
+
+def _sink(batch: Sequence[_Pending], loop: asyncio.AbstractEventLoop) -> TextSink:
+    """The backend's sink for ``batch`` (called in the worker thread)."""
+
+    def sink(index: int, text: str) -> bool:
+        item = batch[index]
+        if item.future.done():  # cancelled: the caller went away
+            return False
+        if item.on_text is not None:
+            loop.call_soon_threadsafe(item.on_text, text)
+        return True
+
+    return sink
 
 
 def _as_error(exc: Exception) -> TensorNodeError:

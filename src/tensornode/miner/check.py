@@ -6,6 +6,8 @@ returns a :class:`~tensornode.contracts.miner_check.CheckReport`. What the contr
 requires is a ``fail`` when broken; what a good miner also does (4xx on bad input, JSON
 error bodies, an uptime that advances, ``usage``, a plausible ``processing_time``) is a
 ``warn``, so a miner written straight from the miner guide passes with warnings.
+Streaming and the OpenAI-compatible endpoint are checked where a miner offers them
+(check_stream.py).
 
 It never prints and never raises on a miner's misbehaviour (the coordinator runs it on
 ``POST /miners``): everything a miner does wrong becomes a result.
@@ -40,6 +42,7 @@ from tensornode.miner.check_rules import (
     parse_uptime,
     usage_problem,
 )
+from tensornode.miner.check_stream import check_chat_stream, check_openai
 
 PASS, WARN, FAIL = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL
 
@@ -469,6 +472,8 @@ async def _run(c: _Checker, requests: int, model_type: str | None) -> CheckRepor
         await _check_info(c)
         await _check_chat(c, "/api/chat", "chat")
         await _check_chat_variants(c)
+        await check_chat_stream(c)
+        await check_openai(c)
         samples = await _sample_latency(c, requests)
         await _check_bad_input(c)
         if model_type:

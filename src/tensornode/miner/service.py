@@ -4,6 +4,8 @@
 :meth:`MinerService.start` (the server listens meanwhile and answers 503 while loading);
 each loaded model gets a :class:`~tensornode.miner.batching.DynamicBatcher`. Deterministic
 requests go through the :class:`~tensornode.miner.cache.ResultCache` first.
+:meth:`MinerService.open_stream` answers the same requests piece by piece as they are
+generated (:class:`~tensornode.miner.stream.ChatStream`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -40,8 +42,10 @@ from tensornode.miner.backends import (
     build_backend,
     parse_model_spec,
 )
-from tensornode.miner.batching import DynamicBatcher
+from tensornode.miner.backends.base import GenerationResult
+from tensornode.miner.batching import DynamicBatcher, batch_runner
 from tensornode.miner.cache import ResultCache
+from tensornode.miner.stream import ChatStream
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +138,7 @@ class MinerService:
         miner = self.settings.miner
         batch = min(miner.max_batch_size, slot.backend.max_batch_size) if miner.batching else 1
         slot.batcher = DynamicBatcher(
-            slot.backend.generate_batch,
+            batch_runner(slot.backend),
             name=slot.model_type,
             max_batch_size=batch,
             window_s=miner.batch_window_ms / 1000.0,
@@ -243,9 +247,44 @@ class MinerService:
             result = await batcher.submit(generation)
             if self.cache is not None:
                 self.cache.put(slot.model_type, generation, result)
+        return self.response(info.model_name, result, started)
+
+    def open_stream(
+        self, request: ChatRequest, model_type: str | None = None
+    ) -> tuple[ChatStream, str]:
+        """Queue a chat request to be read as it is generated; the stream and the model's
+        name. Every refusal (unknown model, loading, bad request, full queue) is raised
+        here, before any of the answer."""
+        slot = self.model_slot(model_type)
+        info, batcher = self._ready(slot)
+        generation = self._generation_request(request, slot)
+        cached = self.cache.get(slot.model_type, generation) if self.cache else None
+        if cached is not None:
+            return ChatStream.finished(cached), info.model_name
+        stream = ChatStream()
+        future = batcher.enqueue(generation, stream.on_text)
+        stream.follow(future)
+        if self.cache is not None:
+            future.add_done_callback(self._cache_when_done(slot.model_type, generation))
+        return stream, info.model_name
+
+    def _cache_when_done(
+        self, model_type: str, generation: GenerationRequest
+    ) -> Callable[[asyncio.Future[GenerationResult]], None]:
+        """A done-callback caching a streamed request's result (not a failed or abandoned one)."""
+
+        def put(future: asyncio.Future[GenerationResult]) -> None:
+            if self.cache is not None and not future.cancelled() and future.exception() is None:
+                self.cache.put(model_type, generation, future.result())
+
+        return put
+
+    @staticmethod
+    def response(model_name: str, result: GenerationResult, started: float) -> ChatResponse:
+        """The contract's answer for a finished generation that began at ``started``."""
         return ChatResponse(
             response=result.text,
-            model=info.model_name,
+            model=model_name,
             timestamp=datetime.now(UTC).replace(microsecond=0),
             processing_time=round(time.perf_counter() - started, 4),
             usage=Usage(

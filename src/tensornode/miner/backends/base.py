@@ -7,13 +7,23 @@ takes at once (1: the batcher hands it one request at a time); ``max_concurrency
 how many batches may run at the same time (1 for an in-process model, more for a
 remote server that batches by itself). Backends register in
 :data:`tensornode.miner.backends.registry`.
+
+A backend that streams sets ``streams = True`` and takes a :data:`TextSink` as the
+second argument of ``generate_batch``: it calls it (from its worker thread) with a row's
+index and that row's text so far each time the text grows, and stops generating a row
+whose sink call returns False (its caller went away). Any other backend's answer reaches
+a streaming client in one piece, when it is done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+TextSink = Callable[[int, str], bool]
+"""``sink(row, text_so_far)``: the text only grows, is whole UTF-8 characters and never
+runs past a stop string; False means nobody waits for that row any more."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class GenerationResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str = "length"  # "length", "stop" (EOS or a stop string), "context"
+    # "cancelled" too: the caller went away (streaming backends stop such rows early)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,11 @@ class BackendInfo:
     quantization: str | None = None
     weights_sha256: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def streams(backend: object) -> bool:
+    """The backend reports text as it generates (see the module docstring)."""
+    return getattr(backend, "streams", False) is True
 
 
 @runtime_checkable

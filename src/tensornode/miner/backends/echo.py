@@ -2,14 +2,22 @@
 
 For wiring tests and for runs where only the miner API matters (a coordinator's
 local miners on a machine without torch). Deterministic: the answer is the first
-``max_tokens`` words of the prompt, cut at the first stop string.
+``max_tokens`` words of the prompt, cut at the first stop string. It streams: each
+word is reported to the sink as it is "generated", ``word_delay_s`` apart (0 by
+default; the streaming benchmark's miner behaves like a model with it).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from tensornode.miner.backends.base import BackendInfo, GenerationRequest, GenerationResult
+from tensornode.miner.backends.base import (
+    BackendInfo,
+    GenerationRequest,
+    GenerationResult,
+    TextSink,
+)
 
 ECHO_CONTEXT = 4096
 
@@ -20,9 +28,11 @@ class EchoBackend:
     name = "echo"
     max_batch_size = 64
     max_concurrency = 1
+    streams = True
 
-    def __init__(self, model_name: str = "echo") -> None:
+    def __init__(self, model_name: str = "echo", *, word_delay_s: float = 0.0) -> None:
         self.model_name = model_name or "echo"
+        self.word_delay_s = word_delay_s
 
     def load(self) -> None:
         """Nothing to load."""
@@ -45,9 +55,27 @@ class EchoBackend:
         completion = len(text.split())
         return GenerationResult(text, len(words), completion, reason)
 
-    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        """Echo each request."""
-        return [self._one(r) for r in requests]
+    def generate_batch(
+        self, requests: Sequence[GenerationRequest], sink: TextSink | None = None
+    ) -> list[GenerationResult]:
+        """Echo each request, one word a step for the whole batch, reported to ``sink``."""
+        results = [self._one(r) for r in requests]
+        if sink is None and not self.word_delay_s:
+            return results
+        words = [r.text.split(" ") if r.text else [] for r in results]
+        live = set(range(len(results)))
+        for step in range(1, max((len(w) for w in words), default=0) + 1):
+            if self.word_delay_s:
+                time.sleep(self.word_delay_s)
+            for i in sorted(live):
+                if step > len(words[i]):
+                    live.discard(i)
+                elif sink is not None and not sink(i, " ".join(words[i][:step])):
+                    live.discard(i)
+                    results[i] = GenerationResult("", results[i].prompt_tokens, 0, "cancelled")
+            if not live:
+                break
+        return results
 
     def close(self) -> None:
         """Nothing to release."""

@@ -6,6 +6,12 @@ this loop drives the forward pass itself: prompts left-padded into one batch, a 
 cache (``past_key_values``), position ids from the attention mask, and per-row
 sampling with a per-row ``torch.Generator`` so a seeded request gets the same answer
 alone or in any batch. Only imported by backends that already need torch.
+
+Text is decoded as whole UTF-8 characters only: a byte-level tokenizer's token may hold
+half a character, which decodes as U+FFFD; an incomplete character at the end is held
+back until the token that completes it (or dropped when generation ends), and bytes that
+never form a character are dropped. With a :data:`TextSink` each row's text is reported
+as it grows, holding back what could still turn out to be the start of a stop string.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from typing import Any
 
 import torch
 
-from tensornode.miner.backends.base import GenerationRequest, GenerationResult
+from tensornode.miner.backends.base import GenerationRequest, GenerationResult, TextSink
+
+REPLACEMENT = "\ufffd"
 
 
 @dataclass
@@ -76,6 +84,19 @@ def _pick_tokens(logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
     return picks
 
 
+def decode_text(tokenizer: Any, tokens: Sequence[int], *, final: bool) -> str:
+    """The tokens' text in whole UTF-8 characters (see the module docstring); not
+    ``final``: a trailing incomplete character is left out for now."""
+    text: str = tokenizer.decode(
+        tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False
+    )
+    if REPLACEMENT not in text:
+        return text
+    if not final:
+        text = text.rstrip(REPLACEMENT)
+    return text.replace(REPLACEMENT, "")
+
+
 def _stop_hit(text: str, stops: Sequence[str]) -> int | None:
     """Index of the earliest stop string in ``text``, or None."""
     hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
@@ -89,7 +110,7 @@ def _advance(row: _Row, token: int, tokenizer: Any, eos_ids: set[int]) -> None:
         return
     row.tokens.append(token)
     if row.request.stop:
-        text = tokenizer.decode(row.tokens, skip_special_tokens=True)
+        text = decode_text(tokenizer, row.tokens, final=False)
         cut = _stop_hit(text, row.request.stop)
         if cut is not None:
             row.done, row.finish_reason, row.text = True, "stop", text[:cut]
@@ -108,8 +129,10 @@ def generate_batch(
     context_length: int,
     eos_ids: set[int],
     pad_id: int,
+    sink: TextSink | None = None,
 ) -> list[GenerationResult]:
-    """Generate for every (prompt ids, request) pair together; one result per request."""
+    """Generate for every (prompt ids, request) pair together; one result per request,
+    each row's text reported to ``sink`` as it grows."""
     rows = [_new_row(r, len(p), context_length) for r, p in zip(requests, prompts, strict=True)]
     for row in rows:
         row.done = row.budget <= 0
@@ -138,9 +161,11 @@ def generate_batch(
             )
             past = getattr(out, cache_arg)
             picks = _pick_tokens(out.logits[:, -1, :], rows)
-            for row, token in zip(rows, picks, strict=True):
+            for index, (row, token) in enumerate(zip(rows, picks, strict=True)):
                 if not row.done:
                     _advance(row, token, tokenizer, eos_ids)
+                    if sink is not None:
+                        _report(row, index, tokenizer, sink)
             ids = torch.tensor(picks, dtype=torch.long, device=device).unsqueeze(-1)
             # Finished rows keep riding along; clamp so they never index past the context.
             positions = (positions[:, -1:] + 1).clamp(max=context_length - 1)
@@ -148,10 +173,22 @@ def generate_batch(
     return [_result(row, tokenizer) for row in rows]
 
 
+def _report(row: _Row, index: int, tokenizer: Any, sink: TextSink) -> None:
+    """Tell the sink the row's text so far; a row nobody waits for is done (cancelled)."""
+    text = row.text
+    if text is None:
+        text = decode_text(tokenizer, row.tokens, final=row.done)
+        if not row.done and row.request.stop:
+            held = max(len(s) for s in row.request.stop) - 1
+            text = text[: max(0, len(text) - held)]
+    if not sink(index, text):
+        row.done, row.finish_reason = True, "cancelled"
+
+
 def _result(row: _Row, tokenizer: Any) -> GenerationResult:
     text = row.text
     if text is None:
-        text = tokenizer.decode(row.tokens, skip_special_tokens=True)
+        text = decode_text(tokenizer, row.tokens, final=True)
     return GenerationResult(
         text=text,
         prompt_tokens=row.prompt_len,

@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from tensornode.errors import BackendError, ConfigurationError
-from tensornode.miner.backends.base import BackendInfo, GenerationRequest, GenerationResult
+from tensornode.miner.backends.base import (
+    BackendInfo,
+    GenerationRequest,
+    GenerationResult,
+    TextSink,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,7 @@ class TransformersBackend:
 
     name = "transformers"
     max_concurrency = 1
+    streams = True
 
     def __init__(self, model_id: str, *, max_batch_size: int = 16) -> None:
         if not model_id:
@@ -163,8 +169,10 @@ class TransformersBackend:
         """Prompt tokens as the model sees them (chat template included)."""
         return len(self._encode(prompt))
 
-    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        """Generate for all requests together with the batched loop."""
+    def generate_batch(
+        self, requests: Sequence[GenerationRequest], sink: TextSink | None = None
+    ) -> list[GenerationResult]:
+        """Generate for all requests together with the batched loop, streaming to ``sink``."""
         from tensornode.miner.backends import hf_loop
 
         info = self.info()
@@ -180,6 +188,7 @@ class TransformersBackend:
             context_length=info.context_length,
             eos_ids=self._eos_ids,
             pad_id=self._pad_id,
+            sink=sink,
         )
 
     def close(self) -> None:

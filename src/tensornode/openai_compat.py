@@ -1,5 +1,7 @@
 """OpenAI chat completions over the miner API: schemas and translation, no I/O.
 
+Shared by the gateway's ``/v1/chat/completions`` and the reference miner's own.
+
 Request → miner ``ChatRequest``:
 
 - ``model`` names a model type (subnet): ``llm`` or ``tensornode/llm``.
@@ -20,10 +22,10 @@ Request → miner ``ChatRequest``:
   ``stop`` pass through; ``n`` must be 1; other fields are ignored.
 
 Answer → ``chat.completion`` with ``usage`` (zeros when the miner reports none) and our
-``miner_id``. ``stream: true`` answers with server-sent events in OpenAI's chunk format:
-the miner API does not stream, so the gateway waits for the whole answer and then sends
-it as chunks (a role chunk, one chunk per word, a finish chunk, a usage chunk when
-``stream_options.include_usage``), ending with ``data: [DONE]``.
+``miner_id``. ``stream: true`` answers with server-sent events in OpenAI's chunk format
+(:class:`CompletionChunks`) as the text is generated: a role chunk, a chunk per piece
+of text, a finish chunk, a usage chunk when ``stream_options.include_usage``, then
+``data: [DONE]``.
 
 Errors under ``/v1`` use OpenAI's shape ``{"error": {"message", "type", "code"}}``, so
 OpenAI clients raise their usual exceptions; the rest of the coordinator keeps ours.
@@ -32,10 +34,8 @@ OpenAI clients raise their usual exceptions; the rest of the coordinator keeps o
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
@@ -44,7 +44,6 @@ from tensornode.contracts.miner import ChatRequest, ChatResponse
 from tensornode.errors import InvalidInput
 
 MODEL_PREFIX = "tensornode/"
-_WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 
 class TextPart(BaseModel):
@@ -175,10 +174,10 @@ def completion_id() -> str:
 
 
 def completion_body(
-    response: ChatResponse, request: ChatRequest, *, model: str, miner_id: str
+    response: ChatResponse, request: ChatRequest, *, model: str, miner_id: str | None
 ) -> dict[str, Any]:
-    """A ``chat.completion`` object."""
-    return {
+    """A ``chat.completion`` object (with the ``miner_id`` that answered, at the gateway)."""
+    body: dict[str, Any] = {
         "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
@@ -192,7 +191,26 @@ def completion_body(
             }
         ],
         "usage": _usage(response),
-        "miner_id": miner_id,
+    }
+    if miner_id is not None:
+        body["miner_id"] = miner_id
+    return body
+
+
+def openai_finish_reason(finish: str | None, completion_tokens: int, max_tokens: int) -> str:
+    """OpenAI's finish reason for ours (the miner's, when it says; else from the usage)."""
+    if finish in ("length", "context"):
+        return "length"
+    if finish is None and completion_tokens >= max_tokens:
+        return "length"
+    return "stop"
+
+
+def usage_body(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
     }
 
 
@@ -200,28 +218,45 @@ def _event(data: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
 
-def stream_events(
-    response: ChatResponse,
-    request: ChatRequest,
-    *,
-    model: str,
-    include_usage: bool,
-) -> Iterator[bytes]:
-    """The answer as ``chat.completion.chunk`` events, then ``data: [DONE]``."""
-    base = {"id": completion_id(), "object": "chat.completion.chunk", "created": int(time.time())}
-    base["model"] = model
+DONE_EVENT = b"data: [DONE]\n\n"
 
-    def chunk(delta: dict[str, str], finish: str | None) -> bytes:
+
+class CompletionChunks:
+    """The events of one streamed chat completion, in OpenAI's chunk format."""
+
+    def __init__(self, model: str, *, include_usage: bool) -> None:
+        self.include_usage = include_usage
+        self._prefix = json.dumps(
+            {
+                "id": completion_id(),
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+            },
+            separators=(",", ":"),
+        )[:-1]
+
+    def _chunk(self, delta: dict[str, str], finish: str | None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return _event({**base, "choices": [choice]})
+        tail = json.dumps({"choices": [choice]}, separators=(",", ":"))[1:]
+        return b"data: " + (self._prefix + "," + tail).encode() + b"\n\n"
 
-    yield chunk({"role": "assistant", "content": ""}, None)
-    for piece in _WORDS.findall(response.response):
-        yield chunk({"content": piece}, None)
-    yield chunk({}, finish_reason(response, request))
-    if include_usage:
-        yield _event({**base, "choices": [], "usage": _usage(response)})
-    yield b"data: [DONE]\n\n"
+    def role(self) -> bytes:
+        """The first chunk: the assistant's role."""
+        return self._chunk({"role": "assistant", "content": ""}, None)
+
+    def content(self, text: str) -> bytes:
+        """A piece of the answer's text."""
+        return self._chunk({"content": text}, None)
+
+    def finish(self, reason: str, usage: dict[str, int] | None) -> bytes:
+        """The finish chunk, the usage chunk if asked for, and ``[DONE]``."""
+        out = self._chunk({}, reason)
+        if self.include_usage:
+            body = json.loads(self._prefix + "}")
+            body.update(choices=[], usage=usage or usage_body(0, 0))
+            out += _event(body)
+        return out + DONE_EVENT
 
 
 OPENAI_ERROR_TYPES = {

@@ -1,0 +1,123 @@
+"""Streamed answers through the gateway: relayed as they come, failover before the first
+byte only, a user who leaves closes the miner's connection, usage recorded at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+from fastapi import FastAPI
+
+from loopback import serving_in_loop
+
+from .chat_miner import serve_chat_miner
+from .conftest import add_miner, gateway_of
+
+
+def _events(text: str) -> list[str]:
+    return [e.removeprefix("data: ") for e in text.split("\n\n") if e]
+
+
+async def test_api_chat_stream_relays_the_miners_events_with_its_id(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with serve_chat_miner("alpha") as miner:
+        miner_id = await add_miner(app, miner.endpoint)
+        resp = await client.post("/api/chat", json={"prompt": "one two three", "stream": True})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    assert resp.headers["X-TensorNode-Miner-Id"] == miner_id
+    events = _events(resp.text)
+    assert events[-1] == "[DONE]"
+    pieces = [json.loads(e) for e in events[:-1]]
+    assert "".join(p["response"] for p in pieces) == "alpha: one two three"
+    assert len(pieces) == 5 and pieces[-1]["done"] is True
+    assert pieces[-1]["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+
+
+async def test_a_miner_that_does_not_stream_is_sent_as_one_piece(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with serve_chat_miner("guide", streams=False) as miner:
+        await add_miner(app, miner.endpoint)
+        resp = await client.post("/api/chat", json={"prompt": "hi there", "stream": True})
+        body = {"model": "llm", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        completion = await client.post("/v1/chat/completions", json=body)
+    pieces = [json.loads(e) for e in _events(resp.text)[:-1]]
+    assert [p["response"] for p in pieces] == ["guide: hi there", ""]
+    assert pieces[-1]["done"] is True and pieces[-1]["model"] == "guide"
+    chunks = [json.loads(e) for e in _events(completion.text)[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "guide: hi"
+
+
+async def test_stream_fails_over_before_the_first_byte(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with (
+        serve_chat_miner("broken", fail_status=500) as broken,
+        serve_chat_miner("good") as good,
+    ):
+        await add_miner(app, broken.endpoint)
+        good_id = await add_miner(app, good.endpoint)
+        replies = [
+            await client.post("/api/chat", json={"prompt": f"p{n}", "stream": True})
+            for n in range(4)
+        ]
+    assert {r.headers["X-TensorNode-Miner-Id"] for r in replies} == {good_id}
+    assert all(_events(r.text)[-1] == "[DONE]" for r in replies)
+    assert broken.requests >= 1
+
+
+async def test_a_stream_that_breaks_off_ends_with_an_error_event(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with serve_chat_miner("flaky", break_after=2) as miner:
+        await add_miner(app, miner.endpoint)
+        resp = await client.post("/api/chat", json={"prompt": "a b c d e", "stream": True})
+    events = _events(resp.text)
+    assert resp.status_code == 200
+    assert "".join(json.loads(e).get("response", "") for e in events[:-1]) == "flaky: a"
+    assert json.loads(events[-1])["error"].startswith("the miner's answer broke off")
+
+
+async def test_chunks_arrive_as_generated_and_a_user_who_leaves_stops_the_miner(
+    app: FastAPI,
+) -> None:
+    async with (
+        serve_chat_miner("slow", word_delay_s=0.2) as miner,
+        serving_in_loop(app) as url,
+    ):
+        await add_miner(app, miner.endpoint)
+        prompt = " ".join(f"w{i}" for i in range(30))
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+            http.stream("POST", "/api/chat", json={"prompt": prompt, "stream": True}) as resp,
+        ):
+            assert resp.status_code == 200
+            lines = resp.aiter_lines()
+            first = await anext(lines)
+            generated_by_then = miner.streamed_words
+            assert json.loads(first.removeprefix("data: ")) == {"response": "slow:"}
+        # the first word was relayed while the miner was still generating the rest
+        assert generated_by_then < 31
+        for _ in range(200):  # the miner sees the user leave and stops
+            if miner.stream_closed_early:
+                break
+            await asyncio.sleep(0.02)
+        assert miner.stream_closed_early == 1
+        assert miner.streamed_words < 10
+        gateway = gateway_of(app)
+        assert all(c.inflight == 0 for c in gateway.pool.candidates.values())
+
+
+async def test_usage_of_a_stream_is_recorded_when_it_ends(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with serve_chat_miner("alpha") as miner:
+        miner_id = await add_miner(app, miner.endpoint)
+        await client.post("/api/chat", json={"prompt": "one two", "stream": True})
+    series = gateway_of(app).metrics.series(miner_id)
+    assert series.ok == 1
+    assert (series.prompt_tokens, series.completion_tokens) == (2, 3)
