@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,15 +71,38 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+PUBLIC_URL = "http://coord.test"
+"""The ``auth.public_url`` of production-mode coordinators under test."""
+
+
+def production_overrides(dev_mode: bool) -> dict[str, dict[str, Any]]:
+    """Outside dev mode a coordinator refuses to start without its own accounts, a public
+    URL and an explicit opt-in to the local provider: what tests give it."""
+    if dev_mode:
+        return {"coordinator": {}, "validator": {}, "rewards": {}, "auth": {}}
+    return {
+        "coordinator": {"allow_local_provider": True},
+        "validator": {"account": "0.0.9002"},
+        "rewards": {"pool_account": "0.0.9000", "treasury_account": "0.0.9001"},
+        "auth": {"public_url": PUBLIC_URL},
+    }
+
+
 def make_settings(data_dir: Path, db_url: str, *, dev_mode: bool = True) -> Settings:
     """Settings for a coordinator under test: fast polls, a short VM launch."""
+    prod = production_overrides(dev_mode)
     return Settings(
         data_dir=data_dir,
         dev_mode=dev_mode,
         database_url=db_url,
-        coordinator={"health_deadline_s": 60.0, "health_poll_interval_s": 0.1},  # type: ignore[arg-type]
+        coordinator={
+            "health_deadline_s": 60.0,
+            "health_poll_interval_s": 0.1,
+            **prod["coordinator"],
+        },  # type: ignore[arg-type]
         local_provider={"launch_seconds": 0.2},  # type: ignore[arg-type]
         monitor={"enabled": False},  # type: ignore[arg-type]  # tests run monitor passes themselves
-        validator={"in_process": False},  # type: ignore[arg-type]  # and validation rounds
-        rewards={"scheduler": False},  # type: ignore[arg-type]  # and epoch settlement
+        validator={"in_process": False, **prod["validator"]},  # type: ignore[arg-type]  # and validation rounds
+        rewards={"scheduler": False, **prod["rewards"]},  # type: ignore[arg-type]  # and epoch settlement
+        auth=prod["auth"],  # type: ignore[arg-type]
     )

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tensornode.errors import ConfigurationError
+
 
 def default_data_dir() -> Path:
     return Path.home() / ".tensornode"
@@ -47,6 +49,26 @@ class CoordinatorSettings(BaseModel):
     dockerfile_max_bytes: int = Field(256 * 1024, ge=1024, description="largest Dockerfile")
     dockerfile_fetch_timeout_s: float = Field(15.0, gt=0)
     max_instances_per_request: int = Field(10, ge=1)
+    max_vms_per_account: int = Field(
+        20, ge=1, description="VMs an account may hold at once (not terminated)"
+    )
+    max_ports_per_vm: int = Field(8, ge=2, description="ports one VM may open (22 included)")
+    allow_local_provider: bool = Field(
+        False,
+        description="outside dev mode, let accounts run miners on this coordinator's own host"
+        " (the local provider); off: refused at start",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=4096, description="largest request body of any route (413 beyond)"
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="a request body's time to arrive")
+    max_json_depth: int = Field(32, ge=2, description="deepest JSON nesting accepted (400)")
+    max_header_bytes: int = Field(
+        64 * 1024, ge=4096, description="largest request head (request line and headers)"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="an idle connection's or a request head's time to arrive"
+    )
 
 
 class MonitorSettings(BaseModel):
@@ -64,6 +86,8 @@ class MonitorSettings(BaseModel):
 
 
 HEDERA_ACCOUNT_PATTERN = r"^\d+\.\d+\.\d+$"
+PLACEHOLDER_ACCOUNTS = frozenset({"0.0.1000", "0.0.1001", "0.0.1002"})
+"""The dev defaults of the pool, treasury and in-process validator accounts."""
 
 
 class RewardsSettings(BaseModel):
@@ -183,6 +207,33 @@ class HederaSettings(BaseModel):
         if self.min_backoff_s > self.max_backoff_s:
             raise ValueError("min_backoff_s must not exceed max_backoff_s")
         return self
+
+
+class DockerSettings(BaseModel):
+    """Limits of every miner container the ``docker`` runtime runs (``TENSORNODE_DOCKER__...``)."""
+
+    memory: str = Field("4g", pattern=r"^\d+[bkmg]?$", description="docker run --memory")
+    cpus: float = Field(2.0, gt=0, description="docker run --cpus")
+    pids_limit: int = Field(512, ge=16, description="docker run --pids-limit")
+    user: str = Field(
+        "65534:65534", pattern=r"^[0-9]+(:[0-9]+)?$", description="non-root uid[:gid]"
+    )
+    network: str = Field(
+        "tensornode-miners",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        description="the miners' bridge network: no route to the host, database or metadata",
+    )
+    subnet: str = Field("10.213.0.0/24", description="that network's subnet")
+    bridge: str = Field(
+        "tn-miners0",
+        pattern=r"^[A-Za-z0-9_.-]{1,15}$",
+        description="the Linux bridge of that network (the firewall rules name it)",
+    )
+    firewall: bool = Field(
+        True,
+        description="install the host firewall rules (iptables) that keep miners from the"
+        " host and private/link-local addresses; off only where the host's own firewall does",
+    )
 
 
 class LocalProviderSettings(BaseModel):
@@ -325,7 +376,10 @@ class GatewaySettings(BaseModel):
     breaker_failures: int = Field(3, ge=1, description="consecutive failures that cool down")
     breaker_cooldown_s: float = Field(2.0, gt=0, description="first cooldown; doubles")
     breaker_cooldown_cap_s: float = Field(120.0, gt=0)
-    rate_limit_per_min: float = Field(60.0, gt=0, description="requests per minute per key")
+    rate_limit_per_min: float = Field(
+        60.0, gt=0, description="requests per minute per account (a key may only lower it)"
+    )
+    max_keys_per_account: int = Field(20, ge=1, description="unrevoked keys an account may hold")
     rate_limit_burst: int | None = Field(None, ge=1, description="bucket size; default: 1 min")
     key_cache_s: float = Field(5.0, ge=0, description="how long a key lookup is trusted")
     flush_interval_s: float = Field(1.0, gt=0, description="metrics batch period")
@@ -354,8 +408,9 @@ class AuthSettings(BaseModel):
     network_name: str = Field("TensorNode", min_length=1, max_length=100)
     public_url: str | None = Field(
         None,
-        description="the URL named in challenges; set it in production (default: the"
-        " request's Host header, which a client chooses)",
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description="the URL named in challenges (scheme://host[:port]); required outside"
+        " dev mode (dev mode: the request's Host header)",
     )
     allowed_origins: list[str] = Field(
         default_factory=list, description="extra origins trusted for cookie sessions (CSRF)"
@@ -367,7 +422,9 @@ class AuthSettings(BaseModel):
         10_000_000_000, ge=0, description="dev faucet funds for a newly registered wallet"
     )
     attempts_per_ip: int = Field(30, ge=1, description="sign-in calls per IP per window")
-    attempts_per_account: int = Field(10, ge=1, description="sign-in calls per account")
+    attempts_per_account: int = Field(
+        10, ge=1, description="sign-in calls per account from one address (never a lockout)"
+    )
     rate_window_s: float = Field(60.0, gt=0)
 
 
@@ -400,6 +457,45 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     hedera: HederaSettings = Field(default_factory=HederaSettings)
+
+
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe outside dev mode (empty: none, or dev mode)."""
+        if self.dev_mode:
+            return []
+        problems = [
+            f"{name} is the dev placeholder {value}: set TENSORNODE_{env} to your own account"
+            for name, value, env in (
+                ("rewards.pool_account", self.rewards.pool_account, "REWARDS__POOL_ACCOUNT"),
+                (
+                    "rewards.treasury_account",
+                    self.rewards.treasury_account,
+                    "REWARDS__TREASURY_ACCOUNT",
+                ),
+                ("validator.account", self.validator.account, "VALIDATOR__ACCOUNT"),
+            )
+            if value in PLACEHOLDER_ACCOUNTS
+        ]
+        if self.auth.public_url is None:
+            problems.append(
+                "auth.public_url is unset: set TENSORNODE_AUTH__PUBLIC_URL to the URL users"
+                " reach this coordinator at (sign-in challenges name it)"
+            )
+        if self.coordinator.provider == "local" and not self.coordinator.allow_local_provider:
+            problems.append(
+                "the local provider runs miners on this coordinator's own host: choose another"
+                " provider (TENSORNODE_COORDINATOR__PROVIDER) or opt in with"
+                " TENSORNODE_COORDINATOR__ALLOW_LOCAL_PROVIDER=true"
+            )
+        return problems
+
+    def check_production(self) -> None:
+        """ConfigurationError listing every unsafe setting, outside dev mode."""
+        problems = self.production_problems()
+        if problems:
+            raise ConfigurationError("refusing to start outside dev mode: " + "; ".join(problems))
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (0700) and return it."""

@@ -14,7 +14,13 @@ import pytest
 from fastapi import FastAPI
 
 from coordinator.conftest import cleanup_with_fresh_core, client_for, running_app
-from factories import DB_BACKENDS, database_url, make_settings, new_wallet
+from factories import (
+    DB_BACKENDS,
+    database_url,
+    make_settings,
+    new_wallet,
+    production_overrides,
+)
 from loopback import serving_in_thread
 from tensornode.auth.keys import register_key
 from tensornode.auth.service import AuthService
@@ -35,7 +41,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 def auth_settings(data_dir: Path, db_url: str, *, dev_mode: bool, **auth: Any) -> Settings:
     settings = make_settings(data_dir, db_url, dev_mode=dev_mode)
-    settings.auth = AuthSettings(**auth)
+    settings.auth = AuthSettings(**{**production_overrides(dev_mode)["auth"], **auth})
     return settings
 
 

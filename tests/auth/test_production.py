@@ -105,3 +105,17 @@ async def test_api_keys_still_work_beside_sessions(make_app: AppFactory) -> None
                 401,
                 {"error": "invalid session: sign in again"},
             )
+
+
+async def test_challenge_names_the_public_url_whatever_the_host_header(
+    make_app: AppFactory,
+) -> None:
+    async with make_app(dev_mode=False) as app, client_for(app) as client:
+        account = await register(app, Ed25519Wallet())
+        resp = await client.post(
+            "/auth/challenge", json={"accountId": account}, headers={"Host": "evil.example"}
+        )
+        assert resp.status_code == 200, resp.text
+        message = resp.json()["message"]
+        assert "URI: http://coord.test\n" in message
+        assert "evil.example" not in message

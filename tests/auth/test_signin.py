@@ -33,7 +33,7 @@ async def test_sign_in_with_an_emoji_network_name(
             message = issued["message"]
             assert message.startswith("TensorNode \U0001f680 wants you to sign in")
             assert f"\n{account}\n" in message
-            assert "URI: http://coord\n" in message
+            assert "URI: http://127.0.0.1\n" in message
             assert "Nonce: " in message and "Expiration Time: " in message
             # the length prefix counts the rocket as 2 UTF-16 units
             assert wallet_bytes(message).startswith(
@@ -236,7 +236,7 @@ async def test_cookie_session_needs_csrf_for_state_changes(
     assert deploy.json()["vms"][0]["owner"] == account
     refused = await client.post("/deploy", json={})
     assert refused.status_code == 403
-    same_origin = await client.post("/auth/logout", headers={"Origin": "http://coord"})
+    same_origin = await client.post("/auth/logout", headers={"Origin": "http://127.0.0.1"})
     assert same_origin.status_code == 200
     assert "tn_session" not in client.cookies  # logout cleared the cookies
     replayed_cookie = {"Cookie": f"tn_session={session['token']}"}
@@ -284,7 +284,7 @@ async def test_sign_in_attempts_are_rate_limited(make_app: AppFactory) -> None:
             assert limited.status_code == 429
             assert int(limited.headers["Retry-After"]) >= 1
             assert limited.json()["error"].startswith(
-                f"too many sign-in attempts for account {account}: try again in"
+                f"too many sign-in attempts for account {account} from address 127.0.0.1:"
             )
             # per IP: another account from the same address is stopped after 5 in all
             other = await register(app, Ed25519Wallet())
@@ -326,3 +326,27 @@ async def test_dev_register_funds_the_wallet_once(
     )
     signed_in = await sign_in(client, wallet, body["accountId"])
     assert signed_in.status_code == 200
+
+
+async def test_failing_in_an_accounts_name_does_not_lock_its_owner_out(
+    make_app: AppFactory,
+) -> None:
+    async with make_app(attempts_per_account=3, attempts_per_ip=100) as app:
+        wallet = Ed25519Wallet()
+        account = await register(app, wallet)
+        attacker = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 4000)),
+            base_url="http://127.0.0.1",
+        )
+        async with attacker:
+            for _ in range(3):  # bad proofs in the owner's name, up to the per-account limit
+                bad = await attacker.post(
+                    "/auth/verify",
+                    json={"accountId": account, "challengeId": "0" * 32, "signature": "00" * 64},
+                )
+                assert bad.status_code == 401
+            refused = await attacker.post("/auth/challenge", json={"accountId": account})
+            assert refused.status_code == 429
+        async with client_for(app) as owner:  # another address
+            verified = await sign_in(owner, wallet, account)
+            assert verified.status_code == 200, verified.text

@@ -9,19 +9,23 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from factories import production_overrides
 from tensornode.config import Settings
 from tensornode.coordinator.app import build_app
 
 
 def web_settings(tmp_path: Path, *, dev_mode: bool = True) -> Settings:
     """No background loops: these tests read pages and charts, nothing runs."""
+    prod = production_overrides(dev_mode)
     return Settings(
         data_dir=tmp_path / "data",
         dev_mode=dev_mode,
         database_url=f"sqlite:///{tmp_path / 'web.db'}",
         monitor={"enabled": False},  # type: ignore[arg-type]
-        validator={"round_interval_s": 3600.0},  # type: ignore[arg-type]
-        rewards={"settle_interval_s": 3600.0},  # type: ignore[arg-type]
+        validator={"round_interval_s": 3600.0, **prod["validator"]},  # type: ignore[arg-type]
+        rewards={"settle_interval_s": 3600.0, **prod["rewards"]},  # type: ignore[arg-type]
+        coordinator=prod["coordinator"],  # type: ignore[arg-type]
+        auth=prod["auth"],  # type: ignore[arg-type]
     )
 
 
@@ -29,7 +33,7 @@ async def _serve(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Async
     app = build_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://coord") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield app, client
 
 

@@ -33,7 +33,7 @@ from tensornode.config import Settings
 from tensornode.coordinator.accounts import get_or_create_account, validate_wallet
 from tensornode.db.models import Account, utcnow
 from tensornode.db.session import Database
-from tensornode.errors import Conflict, Forbidden, Unauthenticated
+from tensornode.errors import ConfigurationError, Conflict, Forbidden, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,22 @@ class AuthService:
         return cls(settings, db, keys)
 
     def _limit(self, ip: str | None, account_id: str) -> None:
-        if ip is not None:
-            self.ip_limiter.hit(f"ip:{ip}", f"address {ip}")
-        self.account_limiter.hit(f"account:{account_id}", f"account {account_id}")
+        """Count a sign-in call before any proof: per address, and per account *from that
+        address*, so nobody can lock an account's owner out by failing in its name."""
+        if ip is None:
+            return
+        self.ip_limiter.hit(f"ip:{ip}", f"address {ip}")
+        self.account_limiter.hit(
+            f"account:{account_id}@{ip}", f"account {account_id} from address {ip}"
+        )
+
+    def _challenge_url(self, request_origin: str) -> str:
+        """The URI a challenge names: ``auth.public_url``; only dev mode trusts the Host."""
+        if self.config.public_url:
+            return self.config.public_url.rstrip("/")
+        if not self.settings.dev_mode:
+            raise ConfigurationError("auth.public_url must be set outside dev mode")
+        return request_origin
 
     # -- sign-in -------------------------------------------------------------------------
 
@@ -133,7 +146,7 @@ class AuthService:
                 session,
                 account_id=account_id,
                 network=self.config.network_name,
-                url=self.config.public_url or url,
+                url=self._challenge_url(url),
                 now=self.clock(),
                 ttl=timedelta(seconds=self.config.challenge_ttl_s),
             )

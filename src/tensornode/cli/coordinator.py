@@ -1,7 +1,9 @@
 """``tensornode coordinator``: serve the coordinator's API; ``apikey create`` for accounts.
 
-Dev mode (``--dev``) accepts a bare ``walletAddress`` and loopback URLs, so it is refused
-on any interface but loopback.
+Dev mode (``--dev`` or ``TENSORNODE_DEV_MODE``) accepts a bare ``walletAddress`` and
+loopback URLs, so it is refused on any interface but loopback; outside dev mode, unsafe
+settings (placeholder accounts, no ``auth.public_url``, the local provider without opt-in)
+are refused before anything starts.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ def serve(
     """Serve the coordinator API (OpenAPI docs at /docs)."""
     if ctx.invoked_subcommand is not None:
         return
-    if dev and not _is_loopback(host):
-        raise fail("--dev listens on loopback only (use --host 127.0.0.1)")
     settings = cli_settings(dev_mode=True if dev else None)
+    if settings.dev_mode and not _is_loopback(host):  # --dev or TENSORNODE_DEV_MODE alike
+        raise fail(f"dev mode listens on loopback only, not {host} (use --host 127.0.0.1)")
     with one_line_errors():
+        settings.check_production()
         import uvicorn
 
         from tensornode.coordinator.app import build_app

@@ -66,7 +66,9 @@ class Coordinator:
         )
 
     async def start(self) -> None:
-        """Migrate the database and re-adopt what a previous run left (see recovery.py)."""
+        """Refuse unsafe production settings, migrate the database and re-adopt what a
+        previous run left (see recovery.py)."""
+        self.settings.check_production()
         await asyncio.to_thread(self.db.migrate)
         await recover(self.deployments)
 
