@@ -111,9 +111,12 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -
         await add_miner(app, miner.endpoint)
         me = wallet(new_wallet())
         key = (await client.post("/gateway/keys", headers=me, json={})).json()["key"]
-        roomy = (
-            await client.post("/gateway/keys", headers=me, json={"rateLimitPerMin": 600})
-        ).json()["key"]
+        roomy = await client.post("/gateway/keys", headers=me, json={"rateLimitPerMin": 600})
+        assert (roomy.status_code, roomy.json()) == (
+            422,
+            {"error": "rateLimitPerMin: at most 3 requests per minute (the gateway's limit)"},
+        )
+        second = (await client.post("/gateway/keys", headers=me, json={})).json()["key"]
         bearer = {"Authorization": f"Bearer {key}"}
         codes = [
             (await client.post("/api/chat", headers=bearer, json={"prompt": "x"})).status_code
@@ -131,15 +134,43 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -
         )
         assert v1.status_code == 429 and "Retry-After" in v1.headers
         assert v1.json()["error"]["code"] == "rate_limit_exceeded"
-        # each key has its own bucket (and its own limit)
-        other = {"Authorization": f"Bearer {roomy}"}
-        for _ in range(5):
-            assert (
-                await client.post("/api/chat", headers=other, json={"prompt": "y"})
-            ).status_code == 200
+        # the account's keys share its bucket: a second key buys nothing
+        again = await client.post(
+            "/api/chat", headers={"Authorization": f"Bearer {second}"}, json={"prompt": "y"}
+        )
+        assert again.status_code == 429
+        # a key may lower its own limit
+        them = wallet(new_wallet())
+        slow = (
+            await client.post("/gateway/keys", headers=them, json={"rateLimitPerMin": 1})
+        ).json()
+        slow_bearer = {"Authorization": f"Bearer {slow['key']}"}
+        slow_codes = [
+            (await client.post("/api/chat", headers=slow_bearer, json={"prompt": "s"})).status_code
+            for _ in range(2)
+        ]
+        assert slow_codes == [200, 429]
         # anonymous dev traffic shares one bucket per client IP
         anonymous = [
             (await client.post("/api/chat", json={"prompt": "z"})).status_code for _ in range(4)
         ]
         assert anonymous == [200, 200, 200, 429]
-    assert miner.answered == 11
+    assert miner.answered == 7
+
+
+async def test_an_account_holds_a_bounded_number_of_keys(tmp_path: Path) -> None:
+    async with (
+        running(gateway_settings(tmp_path, max_keys_per_account=2)) as app,
+        client_for(app) as client,
+    ):
+        me = wallet(new_wallet())
+        first = (await client.post("/gateway/keys", headers=me, json={})).json()
+        assert (await client.post("/gateway/keys", headers=me, json={})).status_code == 201
+        third = await client.post("/gateway/keys", headers=me, json={})
+        assert (third.status_code, third.json()) == (
+            409,
+            {"error": "an account holds at most 2 gateway keys: revoke one first"},
+        )
+        await client.delete(f"/gateway/keys/{first['id']}", headers=me)
+        assert (await client.post("/gateway/keys", headers=me, json={})).status_code == 201
+        assert app is not None

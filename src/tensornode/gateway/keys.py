@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tensornode.config import GatewaySettings
 from tensornode.coordinator.accounts import get_or_create_account
 from tensornode.db.models import utcnow
 from tensornode.db.session import Database
-from tensornode.errors import NotFound, Unauthenticated
+from tensornode.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from tensornode.gateway.models import GatewayKey
 
 KEY_PREFIX = "tng_"
@@ -59,10 +59,28 @@ class GatewayKeys:
     async def create(
         self, account_id: str, *, name: str | None = None, rate_limit_per_min: float | None = None
     ) -> tuple[GatewayKey, str]:
-        """A new key of the account; the secret is returned only here."""
+        """A new key of the account; the secret is returned only here.
+
+        A key's own rate limit may only lower the gateway's (422 above it); an account
+        holds at most ``max_keys_per_account`` unrevoked keys (409).
+        """
+        ceiling = self.settings.rate_limit_per_min
+        if rate_limit_per_min is not None and rate_limit_per_min > ceiling:
+            raise InvalidInput(
+                f"rateLimitPerMin: at most {ceiling:g} requests per minute (the gateway's limit)",
+                status=422,
+            )
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         async with self.db.session() as session:
             await get_or_create_account(session, account_id)
+            held = await session.scalar(
+                select(func.count())
+                .select_from(GatewayKey)
+                .where(GatewayKey.account_id == account_id, GatewayKey.revoked_at.is_(None))
+            )
+            limit = self.settings.max_keys_per_account
+            if (held or 0) >= limit:
+                raise Conflict(f"an account holds at most {limit} gateway keys: revoke one first")
             row = GatewayKey(
                 account_id=account_id,
                 name=name or "gateway key",

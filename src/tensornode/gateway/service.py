@@ -280,8 +280,12 @@ class Gateway:
         return self._limit(caller)
 
     def _limit(self, caller: Caller) -> Caller:
+        """One bucket per account (all its keys share it), and a key's own lower limit."""
         try:
-            self.limiter.check(caller.bucket, caller.key.rate_limit_per_min if caller.key else None)
+            key = caller.key
+            if key is not None and key.rate_limit_per_min is not None:
+                self.limiter.check(caller.bucket, key.rate_limit_per_min)
+            self.limiter.check(f"account:{key.account_id}" if key else caller.bucket)
         except RateLimited:
             self.metrics.rejected.labels("rate_limited").inc()
             raise
