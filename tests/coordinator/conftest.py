@@ -59,7 +59,7 @@ async def running_app(settings: Settings, *, cleanup: bool = True) -> AsyncItera
 
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://coord")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
 
 
 @pytest.fixture

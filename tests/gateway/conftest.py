@@ -65,7 +65,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://coord", timeout=30
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=30
     )
 
 

@@ -53,11 +53,13 @@ def serve(
         import uvicorn
 
         from tensornode.coordinator.app import build_app
+        from tensornode.coordinator.limits import server_options
         from tensornode.coordinator.server import server_config
 
         application = build_app(settings)
         console.print(f"TensorNode coordinator on http://{host}:{port} (docs: /docs)")
-        uvicorn.Server(server_config(application, host=host, port=port)).run()
+        options = server_options(settings)
+        uvicorn.Server(server_config(application, host=host, port=port, **options)).run()
 
 
 @app.command("ssh-key")

@@ -110,10 +110,11 @@ async def _run(
 ) -> bool:
     """Serve until a signal; False when the miners could not be brought up."""
     from tensornode.coordinator.app import build_app
+    from tensornode.coordinator.limits import server_options
     from tensornode.coordinator.server import server_config
 
     app = build_app(settings)
-    server = EmbeddedServer(server_config(app, lifespan="on"))
+    server = EmbeddedServer(server_config(app, lifespan="on", **server_options(settings)))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,6 +22,7 @@ from tensornode import __version__
 from tensornode.config import Settings
 from tensornode.coordinator.core import Coordinator
 from tensornode.coordinator.deps import DEFAULT_RESOLVERS
+from tensornode.coordinator.limits import RequestGuard
 from tensornode.coordinator.routers import deploy, miners, vm_exec, vm_miner, vms
 from tensornode.coordinator.routers.auth import install_auth
 from tensornode.coordinator.routers.ui import install_ui
@@ -141,6 +142,7 @@ def build_app(
     for router in (deploy.router, vms.router, vm_miner.router, vm_exec.router, miners.router):
         app.include_router(router)
     install_ui(app)  # web pages at / and /ui/..., /static
+    app.add_middleware(RequestGuard, settings=settings)  # body/header/depth limits (limits.py)
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:

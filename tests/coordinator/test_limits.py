@@ -1,0 +1,142 @@
+"""Request limits in front of every route (coordinator/limits.py): body size and time,
+head size, JSON depth, and dev mode's loopback-only Host and Origin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from factories import make_settings
+from tensornode.coordinator.limits import is_loopback_host, json_depth
+
+from .conftest import client_for, running_app
+
+
+@pytest.fixture
+async def guarded(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'limits.db'}", dev_mode=True)
+    settings.coordinator.max_body_bytes = 64 * 1024
+    settings.coordinator.body_timeout_s = 0.3
+    async with running_app(settings) as app:
+        yield app
+
+
+async def _call(
+    app: FastAPI,
+    path: str,
+    headers: dict[str, str],
+    chunks: list[bytes] | None = None,
+    *,
+    finished: bool = True,
+) -> tuple[int, dict[str, Any], int]:
+    """Drive the app directly: (status, JSON body, body messages the app pulled)."""
+    pulled = 0
+    pending = list(chunks or [])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        if not pending:
+            await asyncio.sleep(3600)  # a client that never finishes its body
+        pulled += 1
+        chunk = pending.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending) or not finished}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+    await app(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body), pulled
+
+
+async def test_a_declared_huge_body_is_refused_unread(guarded: FastAPI) -> None:
+    headers = {"host": "127.0.0.1", "content-type": "application/json"}
+    status, body, pulled = await _call(
+        guarded, "/auth/challenge", {**headers, "content-length": str(150 * 1024 * 1024)}
+    )
+    assert (status, body, pulled) == (413, {"error": "request body larger than 65536 bytes"}, 0)
+
+
+async def test_a_streamed_body_is_read_only_up_to_the_limit(guarded: FastAPI) -> None:
+    headers = {"host": "127.0.0.1", "transfer-encoding": "chunked"}
+    chunks = [b"x" * 16 * 1024] * 100  # 1.6 MB on offer
+    status, body, pulled = await _call(guarded, "/auth/challenge", headers, chunks)
+    assert (status, body) == (413, {"error": "request body larger than 65536 bytes"})
+    assert pulled == 5  # the fifth chunk crossed the limit; nothing more was read
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_408(guarded: FastAPI) -> None:
+    headers = {"host": "127.0.0.1", "content-length": "100", "content-type": "application/json"}
+    status, body, _ = await _call(
+        guarded, "/auth/challenge", headers, [b'{"accountId":'], finished=False
+    )
+    assert (status, body) == (408, {"error": "request body not received within 0.3 s"})
+
+
+async def test_a_huge_head_is_431(guarded: FastAPI) -> None:
+    async with client_for(guarded) as client:
+        resp = await client.get("/health", headers={"X-Padding": "p" * 70_000})
+    assert (resp.status_code, resp.json()) == (
+        431,
+        {"error": "request headers larger than 65536 bytes"},
+    )
+
+
+@pytest.mark.parametrize("path", ["/deploy", "/auth/challenge", "/miners", "/api/chat"])
+async def test_deeply_nested_json_is_400_not_500(guarded: FastAPI, path: str) -> None:
+    deep = b'{"walletAddress": "0.0.5", "prompt": "p", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    async with client_for(guarded) as client:
+        resp = await client.post(path, content=deep, headers={"content-type": "application/json"})
+    assert resp.status_code == 400
+    # the gateway's chat routes may answer before the guard (gateway/asgi.py) with its words
+    assert resp.json()["error"] in (
+        "JSON nested deeper than 32 levels",
+        "JSON nested too deeply",
+    )
+
+
+async def test_dev_mode_answers_loopback_hosts_and_origins_only(guarded: FastAPI) -> None:
+    async with client_for(guarded) as client:
+        assert (await client.get("/health", headers={"Host": "localhost:8000"})).status_code == 200
+        assert (await client.get("/health", headers={"Host": "[::1]:8000"})).status_code == 200
+        rebound = await client.get("/vms", headers={"Host": "attacker.example:8000"})
+        assert (rebound.status_code, rebound.json()) == (
+            403,
+            {
+                "error": "dev mode answers requests addressed to loopback only,"
+                " not Host 'attacker.example:8000'"
+            },
+        )
+        foreign = await client.post(
+            "/deploy", json={"walletAddress": "0.0.5"}, headers={"Origin": "https://evil.example"}
+        )
+        assert (foreign.status_code, foreign.json()) == (
+            403,
+            {"error": "dev mode refuses cross-site requests from 'https://evil.example'"},
+        )
+
+
+async def test_outside_dev_mode_any_host_is_served(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", dev_mode=False)
+    async with running_app(settings) as app, client_for(app) as client:
+        resp = await client.get("/health", headers={"Host": "coordinator.example.org"})
+        assert resp.status_code == 200
+
+
+def test_json_depth_skips_brackets_inside_strings() -> None:
+    assert json_depth(b'{"a": "[[[[{{{{", "b": [[1], {"c": "\\"]"}]}') == 3
+    assert json_depth(b"[]") == 1 and json_depth(b'"x"') == 0
+    assert is_loopback_host("127.0.0.2:80") and not is_loopback_host("127.0.0.1.nip.io")
