@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from tensornode.contracts.miner import ChatRequest, ChatResponse
 from tensornode.errors import InvalidInput
+from tensornode.gateway.fastjson import UnsafeJSON, loads
 
 MODEL_PREFIX = "tensornode/"
 
@@ -137,7 +138,9 @@ def to_chat_request(body: ChatCompletionRequest) -> ChatRequest:
 def parse_completion_request(raw: bytes) -> ChatCompletionRequest:
     """Validate a ``/v1/chat/completions`` body; InvalidInput names the first bad field."""
     try:
-        data = json.loads(raw)
+        data = loads(raw)
+    except UnsafeJSON as exc:
+        raise InvalidInput(str(exc)) from None
     except ValueError:
         raise InvalidInput("malformed JSON body") from None
     if not isinstance(data, dict):

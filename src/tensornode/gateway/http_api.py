@@ -36,7 +36,7 @@ from tensornode.errors import (
     ServiceUnavailable,
     TensorNodeError,
 )
-from tensornode.gateway.fastjson import dumps, loads
+from tensornode.gateway.fastjson import UnsafeJSON, dumps, loads
 from tensornode.gateway.service import Gateway, GatewayAnswer
 from tensornode.gateway.streaming import MinerStream, open_stream, relay_chat, relay_completion
 from tensornode.miner.app import validation_message
@@ -174,6 +174,8 @@ def chat_fields(body: bytes) -> tuple[int | None, bool]:
 def _chat_object(body: bytes) -> dict[str, Any]:
     try:
         data = loads(body)
+    except UnsafeJSON as exc:
+        raise InvalidInput(str(exc)) from None
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InvalidInput("malformed JSON body") from None
     if not isinstance(data, dict):
