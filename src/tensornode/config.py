@@ -458,7 +458,6 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     hedera: HederaSettings = Field(default_factory=HederaSettings)
 
-
     docker: DockerSettings = Field(default_factory=DockerSettings)
 
     def production_problems(self) -> list[str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from tensornode.providers.base import PortSpec, VMSpec
 from tensornode.providers.local import LocalProvider
 from tensornode.providers.local_host import LocalHost
+from tensornode.runtimes.naming import image_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 MINERS = ROOT / "tests" / "miners"
@@ -35,6 +37,20 @@ class LogSink:
 
 def deployment_id() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def built_images(docker_engine: None) -> Iterator[list[str]]:
+    """Deployment ids whose images the test built; removed afterwards."""
+    ids: list[str] = []
+    yield ids
+    for dep in ids:
+        docker("rm", "--force", f"tn-{dep}")
+        docker("rmi", "--force", image_tag(dep))
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ network.
 from __future__ import annotations
 
 import base64
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,9 +21,8 @@ from tensornode.providers.local import LocalProvider
 from tensornode.providers.local_host import LocalHost
 from tensornode.runtimes.base import DeploymentContext, MinerSpec, RunningMiner
 from tensornode.runtimes.docker import DockerRuntime
-from tensornode.runtimes.naming import image_tag
 
-from .conftest import MINERS, LogSink, deployment_id, wait_healthy
+from .conftest import MINERS, LogSink, deployment_id, docker, wait_healthy
 
 pytestmark = pytest.mark.docker
 
@@ -71,20 +68,6 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \\
 # Start the model server
 CMD ["python", "api/server.py"]
 """.encode()
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture
-def built_images(docker_engine: None) -> Iterator[list[str]]:
-    """Deployment ids whose images the test built; removed afterwards."""
-    ids: list[str] = []
-    yield ids
-    for dep in ids:
-        docker("rm", "--force", f"tn-{dep}")
-        docker("rmi", "--force", image_tag(dep))
 
 
 async def deploy(

@@ -9,8 +9,15 @@ workdir): ``COPY``/``ADD`` of local files can only name the Dockerfile itself; a
 fetches its code in ``RUN`` steps (``pip install``, ``git clone``).
 
 On a remote host the engine is installed first if it is missing, and the miner's port
-opened in the host's firewall (:mod:`tensornode.runtimes.remote`). Containers are
-labelled ``tensornode.vm``, ``tensornode.deployment`` and
+opened in the host's firewall (:mod:`tensornode.runtimes.remote`).
+
+Every container runs confined (:meth:`DockerRuntime.confinement`): memory, CPU and process
+limits from ``Settings.docker``, all capabilities dropped, ``no-new-privileges``, a
+non-root user, and the miners' own network, which cannot reach the host, private
+addresses or the metadata address (:mod:`tensornode.runtimes.isolation`). A ``docker
+run`` that fails removes the container it may have left.
+
+Containers are labelled ``tensornode.vm``, ``tensornode.deployment`` and
 ``tensornode.workdir`` (the host's workdir), by which the ``local`` provider finds and
 removes a VM's containers when the VM stops.
 """
@@ -21,11 +28,12 @@ import ipaddress
 import re
 import shlex
 
-from tensornode.config import Settings
+from tensornode.config import DockerSettings, Settings
 from tensornode.errors import InvalidInput, RuntimeFailure
 from tensornode.providers.base import CommandResult, Host, OutputSink
 from tensornode.runtimes.base import DeploymentContext, RunningMiner
 from tensornode.runtimes.dockerfile import validate_dockerfile
+from tensornode.runtimes.isolation import ensure_network
 from tensornode.runtimes.naming import container_name, deployment_slug, image_tag
 from tensornode.runtimes.remote import DOCKER_INSTALL_SCRIPT, ensure_docker, open_port
 
@@ -71,14 +79,30 @@ class DockerRuntime:
         build_timeout: float = 1800.0,
         docker: str = "docker",
         install_script: str | None = DOCKER_INSTALL_SCRIPT,
+        limits: DockerSettings | None = None,
     ) -> None:
         self.build_timeout = build_timeout
         self.docker = docker
         self.install_script = install_script
+        self.limits = limits or DockerSettings()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DockerRuntime:
-        return cls(install_script=settings.ssh.docker_install_script or None)
+        return cls(
+            install_script=settings.ssh.docker_install_script or None, limits=settings.docker
+        )
+
+    def confinement(self) -> list[str]:
+        """The ``docker run`` options every miner container gets (limits, no privileges,
+        a non-root user, the miners' network)."""
+        limits = self.limits
+        return [
+            "--memory", limits.memory, "--memory-swap", limits.memory,
+            "--cpus", f"{limits.cpus:g}", "--pids-limit", str(limits.pids_limit),
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--user", limits.user, "--env", "HOME=/tmp",
+            "--network", limits.network,
+        ]  # fmt: skip
 
     async def build(self, host: Host, ctx: DeploymentContext, log: OutputSink) -> None:
         """Check the Dockerfile and the engine, then ``docker build`` (output to ``log``)."""
@@ -106,6 +130,7 @@ class DockerRuntime:
         await open_port(host, ctx.public_port, log)
         port = ctx.spec.port
         env: list[str] = []
+        await ensure_network(host, self.limits, self.docker)
         for key, value in {**ctx.spec.env, "PORT": str(port)}.items():
             if not _ENV_NAME.match(key):
                 raise RuntimeFailure(f"deployment {ctx.deployment_id}: bad variable name {key!r}")
@@ -113,6 +138,7 @@ class DockerRuntime:
         argv = [
             self.docker, "run", "--detach", "--name", name, "--restart", "unless-stopped",
             "--publish", f"{_publish_address(host.address)}{ctx.public_port}:{port}", *env,
+            *self.confinement(),
             "--label", f"tensornode.vm={ctx.vm_id}",
             "--label", f"tensornode.deployment={ctx.deployment_id}",
             "--label", f"tensornode.workdir={host.workdir}",
@@ -121,6 +147,7 @@ class DockerRuntime:
         await log(f"$ {shlex.join(argv)}")
         result = await host.run(argv, timeout=COMMAND_TIMEOUT_S, on_output=log)
         if result.exit_code != 0:
+            await self._remove(host, name)  # a run that failed may have created it
             raise RuntimeFailure(
                 f"deployment {ctx.deployment_id}: docker run failed with exit code "
                 f"{result.exit_code}:\n{_tail(result)}"
