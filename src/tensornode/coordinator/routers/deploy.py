@@ -35,6 +35,9 @@ async def _check_miner_spec(core: Coordinator, spec: MinerSpecIn) -> None:
         await check_url_allowed(
             spec.dockerfile_url, allow_private=core.settings.dev_mode, what="dockerfile_url"
         )
+    else:
+        for model in spec.models:
+            await core.deployments.check_upstream(model)
 
 
 async def _deploy_miner(core: Coordinator, vm_id: str, spec: MinerSpecIn) -> DeploymentPublic:

@@ -28,7 +28,16 @@ from tensornode.coordinator.services.events import (
 from tensornode.coordinator.services.pipeline import DeploymentJob, Pipeline
 from tensornode.coordinator.services.vms import fetch_vm
 from tensornode.db.models import VM, Deployment, Miner
-from tensornode.errors import Conflict, InvalidInput, NotFound, RuntimeFailure, TensorNodeError
+from tensornode.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RuntimeFailure,
+    TensorNodeError,
+)
+from tensornode.miner.backends import UPSTREAM_BACKENDS, parse_model_spec
+from tensornode.miner.backends.openai_upstream import parse_target
 from tensornode.net.safe_fetch import check_url_allowed
 from tensornode.providers.base import VMStatus
 from tensornode.runtimes.base import DeploymentState
@@ -52,10 +61,27 @@ class DeploymentService:
     async def deploy_builtin(
         self, vm_id: str, models: list[str], *, port: int = 3000, env: dict[str, str] | None = None
     ) -> DeploymentPublic:
-        """Run ``tensornode miner serve --model ...`` on the VM."""
+        """Run ``tensornode miner serve --model ...`` on the VM; an ``openai`` upstream URL
+        is checked against the URL policy now, as a Dockerfile URL is."""
+        for model in models:
+            await self.check_upstream(model)
         return await self._submit(
             vm_id, runtime="builtin", source="builtin", port=port, models=models, env=env or {}
         )
+
+    async def check_upstream(self, model: str) -> None:
+        """InvalidInput when a model spec's upstream URL (``openai:<url>``) is refused."""
+        try:
+            spec = parse_model_spec(model)
+        except ConfigurationError as exc:
+            raise InvalidInput(f"models: {exc.message}", status=422) from None
+        if spec.backend in UPSTREAM_BACKENDS:
+            base_url, _ = parse_target(spec.target)
+            await check_url_allowed(
+                base_url,
+                allow_private=self.pipeline.dev_mode,
+                what=f"the {spec.backend} upstream of {model!r}",
+            )
 
     async def deploy_dockerfile_url(
         self, vm_id: str, url: str, *, port: int = 3000

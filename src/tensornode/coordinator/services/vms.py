@@ -24,7 +24,7 @@ from tensornode.coordinator.machines import Machines
 from tensornode.coordinator.services.events import CURRENT_STATES
 from tensornode.db.models import VM, Deployment, Miner, utcnow
 from tensornode.db.session import Database
-from tensornode.errors import InvalidInput, NotFound, ProviderError, TensorNodeError
+from tensornode.errors import Conflict, InvalidInput, NotFound, ProviderError, TensorNodeError
 from tensornode.providers.base import (
     Configuration,
     PortSpec,
@@ -222,6 +222,7 @@ class VMService:
         if instances > limit:
             raise InvalidInput(f"instances must be at most {limit}")
         ports = normalize_ports(open_ports)
+        await self._check_quota(owner_id, instances, ports)
         config = await self.resolve_configuration(constraints)
         base = name or f"miner-{utcnow():%Y%m%d-%H%M%S}"
         names = [base] if instances == 1 else [f"{base}-{i + 1}" for i in range(instances)]
@@ -240,6 +241,29 @@ class VMService:
             raise
         log.info("VMs created", extra={"owner": owner_id, "vms": [v.id for v in created]})
         return created
+
+    async def _check_quota(
+        self, owner_id: str, instances: int, ports: tuple[PortSpec, ...]
+    ) -> None:
+        """Bound what one account holds: its live VMs, and the ports each one opens (every
+        port is a host port on the local provider, whose range is shared by everyone)."""
+        limits = self.config
+        if len(ports) > limits.max_ports_per_vm:
+            raise InvalidInput(
+                f"openPorts: a VM opens at most {limits.max_ports_per_vm} ports (22 included)",
+                status=422,
+            )
+        async with self.db.session() as session:
+            held = await session.scalar(
+                select(func.count())
+                .select_from(VM)
+                .where(VM.owner_id == owner_id, VM.status != VMStatus.TERMINATED)
+            )
+        if (held or 0) + instances > limits.max_vms_per_account:
+            raise Conflict(
+                f"an account holds at most {limits.max_vms_per_account} VMs ({held} now):"
+                " terminate some first"
+            )
 
     async def _rent(self, owner_id: str, spec: VMSpec) -> VM:
         """One VM from the default provider, recorded."""

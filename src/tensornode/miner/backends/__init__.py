@@ -94,6 +94,8 @@ registry: dict[str, Callable[[str, BackendContext], Backend]] = {
     "echo": _echo,
 }
 """Backend name → factory(target, context)."""
+UPSTREAM_BACKENDS = frozenset({"openai", "openai-completions"})
+"""Backends whose target is a URL the miner calls (checked like any user-given URL)."""
 
 
 def parse_model_spec(spec: str) -> ModelSpec:
