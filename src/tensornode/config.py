@@ -35,6 +35,9 @@ class MinerSettings(BaseModel):
     cache: bool = True
     cache_size: int = Field(1024, ge=1)
     max_queue: int = Field(256, ge=1, description="waiting requests before 503")
+    nonce: str | None = Field(
+        None, max_length=128, description="reported in /health: the coordinator's deployment id"
+    )
 
 
 class CoordinatorSettings(BaseModel):

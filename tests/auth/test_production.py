@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from coordinator.conftest import client_for
+from factories import PUBLIC_URL
 
 from .conftest import AppFactory, register, sign_in
 from .wallets import EcdsaWallet, Ed25519Wallet
@@ -26,7 +27,8 @@ async def test_session_authenticates_state_changes_outside_dev(make_app: AppFact
     async with make_app(dev_mode=False) as app:
         wallet = EcdsaWallet()
         account = await register(app, wallet)
-        async with client_for(app) as client:
+        transport = httpx.ASGITransport(app=app)  # a public name: cookies are Secure
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
             bare = await client.post("/deploy", json={"walletAddress": account})
             assert (bare.status_code, bare.json()) == (401, NO_CREDENTIAL)
             verified = await sign_in(client, wallet, account)

@@ -3,8 +3,12 @@ restart through the runtime)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +16,8 @@ import pytest
 from factories import new_wallet, wallet
 from tensornode.coordinator.core import Coordinator
 from tensornode.errors import NotFound
+from tensornode.monitor.coordinator_fleet import CoordinatorFleet
+from tensornode.monitor.probe import probe_health
 from tensornode.runtimes.base import DeploymentState
 
 from .conftest import ECHO
@@ -79,3 +85,46 @@ async def test_dev_mode_vm_id_is_a_capability(client: httpx.AsyncClient) -> None
     assert named_other.status_code == 404
     listing = await client.get("/vms")  # a list still needs to know whose
     assert listing.status_code == 401
+
+
+async def test_a_200_from_another_process_on_the_port_is_not_our_miner(
+    client: httpx.AsyncClient, core: Coordinator
+) -> None:
+    _, vm = await _healthy_miner(client, core)
+    fleet = CoordinatorFleet(core.db, core.machines, core.jobs, core.deployments, core.miners)
+    [miner] = await fleet.monitored_miners()
+    assert miner.nonce is not None and miner.nonce_required
+    async with httpx.AsyncClient(timeout=10) as http:
+        health = (await http.get(f"{vm['endpoint']}/health")).json()
+        assert health["nonce"] == miner.nonce
+        ours = await probe_health(
+            http, miner.endpoint, timeout=5, nonce=miner.nonce, nonce_required=True
+        )
+        assert ours.ok, ours.error
+
+        os.kill(int(miner.handle or "0"), signal.SIGKILL)  # the miner dies; another takes its port
+        port = vm["endpoint"].rsplit(":", 1)[1]
+        stdlib = Path(__file__).resolve().parents[1] / "miners" / "stdlib_miner.py"
+        impostor = subprocess.Popen(
+            [sys.executable, str(stdlib), "--host", "127.0.0.1", "--port", port],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    if (await http.get(f"{vm['endpoint']}/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            probe = await probe_health(
+                http, miner.endpoint, timeout=5, nonce=miner.nonce, nonce_required=True
+            )
+        finally:
+            impostor.terminate()
+            impostor.wait(10)
+    assert not probe.ok
+    assert (
+        probe.error == "/health reports no deployment nonce: another process answers on this port"
+    )

@@ -82,6 +82,9 @@ class HealthResponse(BaseModel):
     uptime_seconds: float | None = None
     queue_depth: int | None = None
     version: str | None = None
+    nonce: str | None = Field(
+        None, description="the deployment nonce the coordinator gave (TENSORNODE_MINER__NONCE)"
+    )
 
 
 class InfoResponse(BaseModel):

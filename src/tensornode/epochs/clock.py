@@ -33,8 +33,11 @@ def epoch_window(number: int, epoch_seconds: int) -> EpochWindow:
     _check_length(epoch_seconds)
     if type(number) is not int or number < 0:
         raise InvalidInput(f"an epoch number is a non-negative integer, got {number!r}")
-    start = _ORIGIN + timedelta(seconds=number * epoch_seconds)
-    return EpochWindow(number, start, start + timedelta(seconds=epoch_seconds))
+    try:
+        start = _ORIGIN + timedelta(seconds=number * epoch_seconds)
+        return EpochWindow(number, start, start + timedelta(seconds=epoch_seconds))
+    except OverflowError:
+        raise InvalidInput(f"epoch {number} lies beyond the calendar (year 9999)") from None
 
 
 def epoch_at(moment: datetime, epoch_seconds: int) -> EpochWindow:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 
+from tensornode.contracts.common import MAX_ROW_NUMBER
 from tensornode.epochs.reads import EpochReads
 from tensornode.epochs.schemas import EpochsPublic, RewardsPublic
 from tensornode.scoring.network.runtime import ValidationRuntime
@@ -38,7 +39,7 @@ ReadsDep = Annotated[EpochReads, Depends(_reads)]
 async def list_epochs(
     reads: ReadsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_NUMBER)] = 0,
 ) -> EpochsPublic:
     """Frozen and settled epochs, latest first, and the running epoch's window."""
     return await reads.epochs(limit=limit, offset=offset)
@@ -49,7 +50,9 @@ async def list_epochs(
     response_class=Response,
     responses={200: {"content": {"application/json": {}}, "description": "the report"}},
 )
-async def epoch_report(number: Annotated[int, Path(ge=0)], reads: ReadsDep) -> Response:
+async def epoch_report(
+    number: Annotated[int, Path(ge=0, le=MAX_ROW_NUMBER)], reads: ReadsDep
+) -> Response:
     """A settled epoch's report, exactly as stored and hashed (verify it with
     ``tensornode epoch verify N``); 404 until the epoch is settled."""
     return Response(await reads.report_body(number), media_type="application/json")

@@ -17,8 +17,11 @@ Upstream outcomes:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
+
+log = logging.getLogger(__name__)
 
 CLIENT_ERROR_STATUSES = frozenset({400, 413, 422})
 """Miner statuses that blame the input: answered to the user as they are."""
@@ -98,6 +101,9 @@ class AttemptFailed(Exception):
 
 
 def status_failure(status: int, body: bytes) -> AttemptFailed:
-    """The failure a non-answer status stands for, with the miner's own words if any."""
-    detail = body[:200].decode("utf-8", "replace").strip()
-    return AttemptFailed(f"HTTP {status}" + (f": {' '.join(detail.split())}" if detail else ""))
+    """The failure a non-answer status stands for. The miner's own words go to the log
+    only: a reason reaches users, and an endpoint's body is never echoed to them."""
+    detail = " ".join(body[:200].decode("utf-8", "replace").split())
+    if detail:
+        log.info("miner answered HTTP %s: %s", status, detail)
+    return AttemptFailed(f"HTTP {status}")

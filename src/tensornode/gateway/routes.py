@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CollectorRegistry
 
 from tensornode.config import Settings
+from tensornode.contracts.common import MAX_ROW_NUMBER
 from tensornode.coordinator.deps import CurrentAccount
 from tensornode.db.session import Database
 from tensornode.errors import NotFound, TensorNodeError
@@ -212,7 +213,7 @@ async def list_keys(account: CurrentAccount, request: Request) -> GatewayKeysPub
 
 @router.delete("/gateway/keys/{key_id}")
 async def revoke_key(
-    key_id: Annotated[int, Path(ge=1)], account: CurrentAccount, request: Request
+    key_id: Annotated[int, Path(ge=1, le=MAX_ROW_NUMBER)], account: CurrentAccount, request: Request
 ) -> GatewayKeyPublic:
     """Revoke one of your gateway keys; it is refused (401) from then on."""
     return _public(await _gateway(request).keys.revoke(account.id, key_id))

@@ -198,7 +198,7 @@ def client_error_message(body: bytes, status: int) -> str:
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return " ".join(data["error"].split())
+        return " ".join(data["error"].split())[:300]  # the miner API's words for bad input
     return f"the miner refused the request (HTTP {status})"
 
 

@@ -153,7 +153,7 @@ def build_miner_app(settings: Settings, service: MinerService) -> FastAPI:
 
     install_openai_routes(app, service, limit)
 
-    @app.get("/health")
+    @app.get("/health", response_model_exclude_none=True)  # no "nonce": null off-network
     async def health(service: ServiceDep) -> HealthResponse:
         """Status, uptime and queue depth; 503 while a model is loading."""
         return service.health()

@@ -83,11 +83,14 @@ class Exchange:
     latency_ms: float
     error: str | None = None
     connected: bool = True
+    echo: bool = True  # False: a summary names the status only, never what was answered
 
     def summary(self) -> str:
         """``HTTP 500 {"error": "..."}``, cut short, for a reason."""
         if self.error is not None:
             return self.error
+        if not self.echo:
+            return f"HTTP {self.status}" + ("" if self.text.strip() else " (empty body)")
         shown = self.text.strip().replace("\n", " ")
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         return f"HTTP {self.status}" + (f" {shown}" if shown else " (empty body)")
@@ -105,10 +108,13 @@ class _Health:
 class _Checker:
     """Makes the requests and collects the results of one run."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, timeout: float) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, timeout: float, *, echo: bool = True
+    ) -> None:
         self.client = client
         self.base_url = base_url
         self.timeout = timeout
+        self.echo = echo
         self.results: list[CheckResult] = []
 
     def add(
@@ -148,7 +154,7 @@ class _Checker:
             too_large = f"an answer larger than {MAX_BODY_BYTES} bytes"
             return Exchange(status, NO_JSON, "", ms, error=too_large)
         text = raw.decode("utf-8", errors="replace")
-        return Exchange(status, _parse_json(raw), text, ms)
+        return Exchange(status, _parse_json(raw), text, ms, echo=self.echo)
 
     @staticmethod
     def _failed(start: float, error: str, *, connected: bool) -> Exchange:
@@ -498,8 +504,12 @@ async def check_miner(
     timeout: float = 30.0,
     requests: int = 3,
     model_type: str | None = None,
+    echo: bool = True,
 ) -> CheckReport:
     """Check the miner at ``base_url`` against the contract and return every verdict.
+
+    ``echo=False`` (the coordinator checking someone's endpoint) keeps what the endpoint
+    answered out of the reasons.
 
     ``client`` is used as given (its transport, proxies, headers) and left open; without
     one a client is made and closed here. ``timeout`` bounds each request, ``requests``
@@ -508,6 +518,6 @@ async def check_miner(
     """
     c_url = base_url.strip().rstrip("/")
     if client is not None:
-        return await _run(_Checker(client, c_url, timeout), requests, model_type)
+        return await _run(_Checker(client, c_url, timeout, echo=echo), requests, model_type)
     async with httpx.AsyncClient(follow_redirects=False) as own:
-        return await _run(_Checker(own, c_url, timeout), requests, model_type)
+        return await _run(_Checker(own, c_url, timeout, echo=echo), requests, model_type)

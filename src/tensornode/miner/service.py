@@ -192,6 +192,7 @@ class MinerService:
             uptime_seconds=round(self.uptime_seconds, 3),
             queue_depth=self.queue_depth,
             version=__version__,
+            nonce=self.settings.miner.nonce,
         )
 
     def info(self, model_type: str | None = None) -> InfoResponse:

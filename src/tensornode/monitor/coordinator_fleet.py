@@ -34,6 +34,7 @@ from tensornode.monitor.probe import ProbeResult
 from tensornode.monitor.tracker import Event, EventKind, Health
 from tensornode.providers.base import Host, VMStatus
 from tensornode.runtimes.base import DeploymentState, RunningMiner
+from tensornode.runtimes.identity import NONCE_ENV
 
 WATCHED_DEPLOYMENTS = (DeploymentState.HEALTHY.value, DeploymentState.FAILED.value)
 """FAILED is watched only while the miner is still active/unhealthy: a failed restart
@@ -60,6 +61,18 @@ class _Managed:
     def moved(self, running: RunningMiner) -> _Managed:
         """The same miner, running as ``running`` after a restart."""
         return _Managed(self.deployment_id, self.vm_id, self.provider, self.provider_vm_id, running)
+
+
+def _monitored(miner_id: str, dep: Deployment, running: RunningMiner) -> MonitoredMiner:
+    """A managed miner, with the nonce its deployment's /health must report."""
+    return MonitoredMiner(
+        miner_id,
+        running.endpoint,
+        True,
+        running.handle,
+        nonce=(dep.env or {}).get(NONCE_ENV),
+        nonce_required=dep.runtime == "builtin",
+    )
 
 
 class CoordinatorFleet:
@@ -106,7 +119,7 @@ class CoordinatorFleet:
                     managed[miner.id] = _Managed(
                         dep.id, vm.id, vm.provider, vm.provider_vm_id, running
                     )
-                    miners.append(MonitoredMiner(miner.id, running.endpoint, True, running.handle))
+                    miners.append(_monitored(miner.id, dep, running))
                 elif miner.kind != "managed":
                     miners.append(MonitoredMiner(miner.id, miner.endpoint, False))
         self._managed = managed
@@ -131,7 +144,7 @@ class CoordinatorFleet:
         if dep is None or running is None:
             raise Conflict(f"miner {miner.miner_id} lost its deployment while restarting")
         self._managed[miner.miner_id] = self._managed[miner.miner_id].moved(running)
-        return MonitoredMiner(miner.miner_id, running.endpoint, True, running.handle)
+        return _monitored(miner.miner_id, dep, running)
 
     async def record_probe(self, miner: MonitoredMiner, probe: ProbeResult) -> None:
         await self.miners.record_probe(

@@ -22,6 +22,8 @@ class MonitoredMiner:
     endpoint: str
     restartable: bool  # a managed miner whose runtime the coordinator controls
     handle: str | None = None  # builtin: the pid; docker: the container name
+    nonce: str | None = None  # the deployment's, reported in /health (runtimes/identity.py)
+    nonce_required: bool = False  # the reference miner must report it
 
 
 class MinerFleet(Protocol):

@@ -137,7 +137,11 @@ class Monitor:
             running = await self.fleet.is_running(miner)
             if running:
                 probe = await probe_health(
-                    self._client, miner.endpoint, timeout=self.settings.probe_timeout_s
+                    self._client,
+                    miner.endpoint,
+                    timeout=self.settings.probe_timeout_s,
+                    nonce=miner.nonce,
+                    nonce_required=miner.nonce_required,
                 )
             else:
                 probe = ProbeResult(

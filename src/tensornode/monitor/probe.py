@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from tensornode.runtimes.identity import nonce_problem
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -37,8 +39,10 @@ class ProbeResult:
         return "unhealthy"
 
 
-def judge_health(status_code: int, body: object) -> str | None:
-    """Why a ``/health`` answer is not healthy, or None when it is."""
+def judge_health(
+    status_code: int, body: object, nonce: str | None = None, *, nonce_required: bool = False
+) -> str | None:
+    """Why a ``/health`` answer is not healthy (or not our miner's), or None when it is."""
     if status_code != 200:
         return f"/health answered {status_code}"
     if not isinstance(body, dict):
@@ -48,10 +52,17 @@ def judge_health(status_code: int, body: object) -> str | None:
         return f"/health status is {status!r}, not 'healthy'"
     if body.get("model_loaded", True) is not True:
         return "/health says the model is not loaded"
-    return None
+    return nonce_problem(body, nonce, required=nonce_required)
 
 
-async def probe_health(client: httpx.AsyncClient, endpoint: str, *, timeout: float) -> ProbeResult:
+async def probe_health(
+    client: httpx.AsyncClient,
+    endpoint: str,
+    *,
+    timeout: float,
+    nonce: str | None = None,
+    nonce_required: bool = False,
+) -> ProbeResult:
     """Probe ``endpoint``'s ``/health`` once; never raises for a miner's failure."""
     at = datetime.now(UTC)
     started = time.perf_counter()
@@ -67,7 +78,7 @@ async def probe_health(client: httpx.AsyncClient, endpoint: str, *, timeout: flo
         body: object = response.json()
     except ValueError:
         body = None
-    reason = judge_health(response.status_code, body)
+    reason = judge_health(response.status_code, body, nonce, nonce_required=nonce_required)
     return ProbeResult(
         ok=reason is None,
         latency_s=latency,

@@ -114,6 +114,19 @@ async def check_url_allowed(
     return VettedURL(parsed, tuple(addresses))
 
 
+def pinned_url(vetted: VettedURL) -> str:
+    """The URL to connect to from now on: an ``http`` URL's host name replaced by the
+    first address it was checked at, so later requests never resolve it again (a DNS
+    answer that changes after the check, rebinding, changes nothing). ``https`` keeps its
+    name: the certificate binds it, so a rebound address fails verification."""
+    url = vetted.url
+    if url.scheme != "http" or not vetted.addresses:
+        return str(url).rstrip("/")
+    address = vetted.addresses[0]
+    host = f"[{address}]" if address.version == 6 else str(address)
+    return str(url.copy_with(host=host)).rstrip("/")
+
+
 async def _resolve(host: str, port: int, what: str, resolver: Resolver) -> list[IPAddress]:
     try:
         addresses = await resolver(host, port)

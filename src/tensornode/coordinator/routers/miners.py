@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from tensornode.contracts.common import MAX_ROW_NUMBER
 from tensornode.contracts.coordinator import MinerCreate, MinerPublic, MinersPublic
 from tensornode.coordinator.deps import CoordinatorDep, CurrentAccount, OwnedMiner
 
@@ -19,7 +20,7 @@ async def list_miners(
     status: Annotated[str | None, Query(max_length=20)] = None,
     owner: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_NUMBER)] = 0,
 ) -> MinersPublic:
     """Every miner on the network (public), with uptime and request figures."""
     miners, count = await core.miners.search(

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from tensornode.contracts.common import MAX_ROW_NUMBER
 from tensornode.contracts.coordinator import VMPublic, VMsPublic, VMUpdate
 from tensornode.coordinator.deps import CoordinatorDep, CurrentAccount, OwnedVM
 
@@ -21,7 +22,7 @@ async def list_vms(
     status: VMStatusFilter | None = None,
     name: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_NUMBER)] = 0,
 ) -> VMsPublic:
     """The caller's VMs, newest first (terminated ones only with ``status=terminated``)."""
     vms, count = await core.vms.search(

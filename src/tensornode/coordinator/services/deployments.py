@@ -42,6 +42,7 @@ from tensornode.net.safe_fetch import check_url_allowed
 from tensornode.providers.base import VMStatus
 from tensornode.runtimes.base import DeploymentState
 from tensornode.runtimes.dockerfile import validate_dockerfile
+from tensornode.runtimes.identity import NONCE_ENV, new_nonce
 
 log = logging.getLogger(__name__)
 S = DeploymentState
@@ -123,7 +124,7 @@ class DeploymentService:
             port=port,
             public_port=port,
             models=models or [],
-            env=env or {},
+            env={**(env or {}), NONCE_ENV: new_nonce()},  # identity.py: /health reports it
             dockerfile=dockerfile,
             state=S.QUEUED.value,
         )
@@ -278,7 +279,7 @@ class DeploymentService:
                 f"started ({running.runtime} {running.handle})",
                 running=running_json(running),
             )
-            await self.pipeline.wait_healthy(runtime, host, running)
+            await self.pipeline.wait_healthy(runtime, host, running, dep)
         except TensorNodeError as exc:
             if running is not None:
                 await runtime.stop(host, running)

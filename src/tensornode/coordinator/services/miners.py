@@ -19,7 +19,7 @@ from tensornode.db.models import Deployment, Miner, utcnow
 from tensornode.db.session import Database
 from tensornode.errors import Conflict, InvalidInput, NotFound
 from tensornode.miner.check import check_miner
-from tensornode.net.safe_fetch import check_url_allowed
+from tensornode.net.safe_fetch import Resolver, check_url_allowed, pinned_url
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,20 @@ class ActiveMiner:
 class MinerService:
     """The miner registry."""
 
-    def __init__(self, db: Database, http: httpx.AsyncClient, *, allow_private: bool) -> None:
-        """``allow_private``: accept endpoints on private or loopback addresses (dev mode)."""
+    def __init__(
+        self,
+        db: Database,
+        http: httpx.AsyncClient,
+        *,
+        allow_private: bool,
+        resolver: Resolver | None = None,
+    ) -> None:
+        """``allow_private``: accept endpoints on private or loopback addresses (dev mode);
+        ``resolver``: DNS for endpoint names (tests stand in for it)."""
         self.db = db
         self.http = http
         self.allow_private = allow_private
+        self.resolver = resolver
 
     async def public(self, miner: Miner) -> MinerPublic:
         """A miner with its uptime, availability and request figures."""
@@ -119,9 +128,18 @@ class MinerService:
             return list(rows), int(count or 0)
 
     async def register(self, owner_id: str, body: MinerCreate) -> Miner:
-        """Register a miner its owner runs, once it passes ``miner check``."""
-        endpoint = body.endpoint.strip().rstrip("/")
-        await check_url_allowed(endpoint, allow_private=self.allow_private, what="endpoint")
+        """Register a miner its owner runs, once it passes ``miner check``.
+
+        An ``http`` endpoint given by name is resolved and checked once and registered
+        under the checked address (:func:`pinned_url`): the miner check, the monitor, the
+        validator and the gateway all connect there, never resolving the name again. The
+        check's failures name what failed, never echo what the endpoint answered.
+        """
+        given = body.endpoint.strip().rstrip("/")
+        vetted = await check_url_allowed(
+            given, allow_private=self.allow_private, what="endpoint", resolver=self.resolver
+        )
+        endpoint = pinned_url(vetted)
         async with self.db.session() as session:
             taken = await session.scalar(
                 select(Miner.id).where(
@@ -130,7 +148,7 @@ class MinerService:
             )
         if taken is not None:
             raise Conflict(f"{endpoint} is already registered as miner {taken}")
-        report = await check_miner(endpoint, client=self.http, model_type=None)
+        report = await check_miner(endpoint, client=self.http, model_type=None, echo=False)
         if not report.ok:
             failures = [{"name": r.name, "reason": r.reason} for r in report.failures]
             summary = "; ".join(f"{f['name']}: {f['reason']}" for f in failures)
@@ -138,7 +156,7 @@ class MinerService:
         miner = Miner(
             owner_id=owner_id,
             kind="external",
-            name=body.name or endpoint,
+            name=body.name or given,
             subnet=body.subnet,
             endpoint=endpoint,
             status="active",

@@ -33,18 +33,31 @@ from tensornode.errors import RuntimeFailure, TensorNodeError
 from tensornode.providers.base import Host, VMStatus
 from tensornode.runtimes.base import DeploymentState, RunningMiner, Runtime
 from tensornode.runtimes.dockerfile import fetch_dockerfile
+from tensornode.runtimes.identity import NONCE_ENV, nonce_problem
 
 log = logging.getLogger(__name__)
 S = DeploymentState
 
 
-async def probe_health(client: httpx.AsyncClient, endpoint: str) -> str | None:
-    """None when ``endpoint/health`` answers 200, else what went wrong."""
+async def probe_health(
+    client: httpx.AsyncClient, endpoint: str, dep: Deployment | None = None
+) -> str | None:
+    """None when ``endpoint/health`` answers 200 (with ``dep``'s nonce, see
+    runtimes/identity.py), else what went wrong."""
     try:
         resp = await client.get(f"{endpoint.rstrip('/')}/health", timeout=5.0)
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return None if resp.status_code == 200 else f"HTTP {resp.status_code}"
+    if resp.status_code != 200:
+        return f"HTTP {resp.status_code}"
+    if dep is None:
+        return None
+    try:
+        body: object = resp.json()
+    except ValueError:
+        body = None
+    nonce = (dep.env or {}).get(NONCE_ENV)
+    return nonce_problem(body, nonce, required=dep.runtime == "builtin")
 
 
 @dataclass(frozen=True)
@@ -58,9 +71,11 @@ class Pipeline:
     config: CoordinatorSettings
     dev_mode: bool
 
-    async def wait_healthy(self, runtime: Runtime, host: Host, running: RunningMiner) -> None:
-        """Poll the miner's /health until 200; RuntimeFailure if it exits or the deadline
-        passes."""
+    async def wait_healthy(
+        self, runtime: Runtime, host: Host, running: RunningMiner, dep: Deployment | None = None
+    ) -> None:
+        """Poll the miner's /health until 200 (and ``dep``'s nonce); RuntimeFailure if it
+        exits or the deadline passes."""
         cfg = self.config
         loop = asyncio.get_running_loop()
         deadline = loop.time() + cfg.health_deadline_s
@@ -69,7 +84,7 @@ class Pipeline:
                 tail = (await runtime.logs(host, running, tail_lines=5)).strip().splitlines()
                 last = f" (last output: {tail[-1][:200]})" if tail else ""
                 raise RuntimeFailure(f"the miner exited before answering /health{last}")
-            problem = await probe_health(self.http, running.endpoint)
+            problem = await probe_health(self.http, running.endpoint, dep)
             if problem is None:
                 return
             if loop.time() >= deadline:
@@ -172,7 +187,7 @@ class DeploymentJob:
             f"{self.running.endpoint}",
             running=running_json(self.running),
         )
-        await self.pipeline.wait_healthy(runtime, self.host, self.running)
+        await self.pipeline.wait_healthy(runtime, self.host, self.running, dep)
         await self.pipeline.activate_miner(dep, self.running)
         await self.events.transition(dep.id, S.HEALTHY, f"healthy at {self.running.endpoint}")
 

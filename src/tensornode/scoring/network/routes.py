@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
 
+from tensornode.contracts.common import MAX_ROW_NUMBER
 from tensornode.coordinator.deps import CurrentAccount
 from tensornode.scoring.manual import validate_manually
 from tensornode.scoring.network.reads import ValidationReads
@@ -100,7 +101,7 @@ async def list_rounds(
     runtime: RuntimeDep,
     subnet: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_NUMBER)] = 0,
 ) -> RoundsPublic:
     """Stored rounds, latest first, with each miner's pass count (public)."""
     data, count = await runtime.service.rounds(subnet, limit=limit, offset=offset)
@@ -156,9 +157,11 @@ async def list_validators(runtime: RuntimeDep) -> ValidatorsPublic:
 async def miner_scores(
     miner_id: Annotated[str, Path(max_length=64)],
     reads: ReadsDep,
-    epoch: Annotated[int | None, Query(ge=0, description="default: the running epoch")] = None,
+    epoch: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_NUMBER, description="default: the running epoch")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_NUMBER)] = 0,
 ) -> MinerScoresPublic:
     """A miner's score components with their evidence (paginated) and why, plus its
     frozen scores in settled epochs (public)."""
@@ -169,7 +172,9 @@ async def miner_scores(
 async def leaderboard(
     reads: ReadsDep,
     subnet: Subnet = "llm",
-    epoch: Annotated[int | None, Query(ge=0, description="default: the running epoch")] = None,
+    epoch: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_NUMBER, description="default: the running epoch")
+    ] = None,
 ) -> LeaderboardPublic:
     """The subnet's miners ranked by total score in one epoch (default: the running one,
     so far) (public)."""
