@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factories import make_settings
 from tensornode.coordinator.limits import is_loopback_host, json_depth
@@ -140,3 +142,26 @@ def test_json_depth_skips_brackets_inside_strings() -> None:
     assert json_depth(b'{"a": "[[[[{{{{", "b": [[1], {"c": "\\"]"}]}') == 3
     assert json_depth(b"[]") == 1 and json_depth(b'"x"') == 0
     assert is_loopback_host("127.0.0.2:80") and not is_loopback_host("127.0.0.1.nip.io")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab'),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=_json)
+def test_json_depth_is_the_nesting_of_any_json(value: object) -> None:
+    assert json_depth(json.dumps(value).encode()) == _depth(value)

@@ -131,3 +131,15 @@ def test_the_in_process_validator_registers_itself_when_it_publishes(
     [report] = service.settle_due(NOON)
     assert report.validators == [VALIDATORS[0], VALIDATORS[2]]  # VALIDATORS[1]: unregistered
     assert score_log.registered == {report.epoch: {VALIDATORS[2]}}
+
+
+def test_an_epoch_in_which_no_round_ran_is_never_paid(
+    ledger: LocalLedger, sessions: sessionmaker[Session]
+) -> None:
+    """A fresh coordinator's first pass: the epoch that just ended was never validated."""
+    pool = rewards().pool_account
+    before = ledger.balance(pool)
+    service = EpochService(sessions, ledger, rewards(), lambda _: EpochInputs(ran=False))
+    assert service.settle_due(NOON) == []
+    assert service.report(2_992_679) is None
+    assert ledger.balance(pool) == before  # nothing minted, nothing paid

@@ -110,18 +110,16 @@ class EpochScheduler:
                         )
                         continue
                     miners.append(MinerResult.from_score(miner_id, owner, score))
-            validators = sorted(
-                set(
-                    session.scalars(
-                        select(ValidationRound.validator_id).where(
-                            ValidationRound.finished_at >= window.starts_at,
-                            ValidationRound.finished_at < window.ends_at,
-                        )
+            ran_by = set(
+                session.scalars(
+                    select(ValidationRound.validator_id).where(
+                        ValidationRound.finished_at >= window.starts_at,
+                        ValidationRound.finished_at < window.ends_at,
                     )
                 )
-                - unpayable
             )
-        return EpochInputs(miners=miners, validators=validators)
+        validators = sorted(ran_by - unpayable)
+        return EpochInputs(miners=miners, validators=validators, ran=bool(ran_by))
 
     def balance(self, account: str) -> int:
         return self.ledger.balance(account)

@@ -39,6 +39,7 @@ class EpochInputs:
 
     miners: Sequence[MinerResult] = ()
     validators: Sequence[str] = field(default_factory=tuple)
+    ran: bool = True  # False: no validation round finished in the epoch (nothing to pay for)
 
 
 Collector = Callable[[EpochWindow], EpochInputs]
@@ -88,7 +89,12 @@ class EpochService:
         if window is None or self._frozen(window.number) or self._later_frozen(window.number):
             self._publish(settled)
             return settled
-        inputs = self._payable_only(window, self._registered_only(window, self.collect(window)))
+        inputs = self.collect(window)
+        if not inputs.ran:  # e.g. a fresh coordinator: the epoch ended before it ran
+            log.info("epoch %d: no validation round ran in it: not settled", window.number)
+            self._publish(settled)
+            return settled
+        inputs = self._payable_only(window, self._registered_only(window, inputs))
         report = settle_epoch(
             self.sessions, self.ledger, window, inputs.miners, inputs.validators, self.rewards
         )

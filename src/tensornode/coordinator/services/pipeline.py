@@ -162,7 +162,11 @@ class DeploymentJob:
         try:
             await self._run()
         except asyncio.CancelledError:
-            raise  # replaced or shutting down: the replacer or the next start cleans up
+            # replaced or shutting down: the replacer or the next start cleans up what the
+            # database records; a miner started but not yet recorded is stopped here, or it
+            # would hold the port and answer the next deployment's /health
+            await asyncio.shield(self._stop_unrecorded())
+            raise
         except TensorNodeError as exc:
             await self._fail(exc.message)
         except Exception as exc:
@@ -229,6 +233,17 @@ class DeploymentJob:
             f"fetched Dockerfile ({len(content)} bytes)",
             dockerfile=content,
         )
+
+    async def _stop_unrecorded(self) -> None:
+        if self.running is None or self.host is None:
+            return
+        dep = await self._load()
+        if dep.running == running_json(self.running):
+            return  # recorded: whoever replaces this deployment stops it
+        try:
+            await self.pipeline.machines.runtime(self.running.runtime).stop(self.host, self.running)
+        except TensorNodeError as exc:
+            log.warning("cannot stop the miner of cancelled deployment %s: %s", dep.id, exc)
 
     async def _fail(self, reason: str) -> None:
         """Record the failure, then stop whatever this job started."""
