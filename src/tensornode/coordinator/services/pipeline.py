@@ -162,10 +162,10 @@ class DeploymentJob:
         try:
             await self._run()
         except asyncio.CancelledError:
-            # replaced or shutting down: the replacer or the next start cleans up what the
-            # database records; a miner started but not yet recorded is stopped here, or it
-            # would hold the port and answer the next deployment's /health
-            await asyncio.shield(self._stop_unrecorded())
+            # replaced or shutting down: the miner this job started is stopped here (the
+            # next start re-runs what the database says was starting), or one started but
+            # not yet recorded would hold the port and answer the next deployment's /health
+            await asyncio.shield(self._stop_started())
             raise
         except TensorNodeError as exc:
             await self._fail(exc.message)
@@ -183,7 +183,7 @@ class DeploymentJob:
         runtime = self.pipeline.machines.runtime(dep.runtime)
         await runtime.build(self.host, context_of(dep), self.log)
         await self.events.transition(dep.id, S.STARTING, "starting the miner")
-        self.running = await runtime.start(self.host, context_of(dep), self.log)
+        self.running = await self._start(runtime, dep)
         await self.events.transition(
             dep.id,
             None,
@@ -234,16 +234,27 @@ class DeploymentJob:
             dockerfile=content,
         )
 
-    async def _stop_unrecorded(self) -> None:
+    async def _start(self, runtime: Runtime, dep: Deployment) -> RunningMiner:
+        """``runtime.start``, finished even when the job is cancelled meanwhile (so the
+        miner it starts is known, and stopped, rather than left holding the port)."""
+        assert self.host is not None
+        starting = asyncio.ensure_future(runtime.start(self.host, context_of(dep), self.log))
+        try:
+            return await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            try:
+                self.running = await starting
+            except TensorNodeError as exc:
+                log.info("deployment %s: cancelled while its start failed: %s", dep.id, exc)
+            raise
+
+    async def _stop_started(self) -> None:
         if self.running is None or self.host is None:
             return
-        dep = await self._load()
-        if dep.running == running_json(self.running):
-            return  # recorded: whoever replaces this deployment stops it
         try:
             await self.pipeline.machines.runtime(self.running.runtime).stop(self.host, self.running)
         except TensorNodeError as exc:
-            log.warning("cannot stop the miner of cancelled deployment %s: %s", dep.id, exc)
+            log.warning("deployment %s: cannot stop its miner: %s", self.deployment_id, exc)
 
     async def _fail(self, reason: str) -> None:
         """Record the failure, then stop whatever this job started."""
