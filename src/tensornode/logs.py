@@ -48,9 +48,25 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    ``logging.StreamHandler(sys.stderr)`` keeps the stream it was given; a caller that swaps
+    stderr for a while (typer's CliRunner, pytest's capture) closes that stream afterwards,
+    and every later record then fails to write.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # closed or broken stream: logging's own policy
+            self.handleError(record)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Route all logging to stderr in the chosen format (idempotent)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
