@@ -55,6 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 WALLET = "0.0.424242"
 TOKEN = b"Qx7"
+API_KEY = "sk-bench-" + "5e3c" * 12
+"""Sent to every target: LiteLLM's master key (the gateway in dev mode and the miner
+ignore a bearer that is not theirs)."""
 CONTENT = {"content": "Qx7 "}
 RESPONSE = {"response": "Qx7 "}
 
@@ -221,8 +224,8 @@ def request(port: int, path: str, tokens: int) -> bytes:
     }).encode()  # fmt: skip
     return (
         b"POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-        b"Authorization: Bearer sk-bench\r\nContent-Length: %d\r\n\r\n%s"
-        % (path.encode(), port, len(body), body)
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
+        % (path.encode(), port, API_KEY.encode(), len(body), body)
     )
 
 
@@ -319,7 +322,7 @@ def start_processes(
         procs["litellm"] = subprocess.Popen(
             [args.litellm, "--config", str(config), "--port", str(ports["litellm"]),
              "--host", "127.0.0.1", "--num_workers", "1"],
-            env={**os.environ, "LITELLM_LOG": "ERROR"},
+            env={**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": API_KEY},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     for name, proc in procs.items():

@@ -235,7 +235,7 @@ async def test_tiny_info_and_prompt_longer_than_context(
 ) -> None:
     client, _ = tiny_client
     info = (await client.get("/info")).json()
-    assert info["model_name"] == "tiny-v1"
+    assert info["model_name"] == "tiny-v2"
     assert info["max_context_length"] == 512
     assert info["capabilities"] == ["text-generation", "qa"]
     assert info["device"] == "cpu"

@@ -70,7 +70,7 @@ def test_tiny_build_is_cached_and_describes_itself(tiny: TinyBackend, tiny_data_
     assert (path / "tokenizer.json").is_file()
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
     info = tiny.info()
-    assert info.model_name == "tiny-v1"
+    assert info.model_name == "tiny-v2"
     assert info.context_length == 512
     assert info.device == "cpu"
     assert info.weights_sha256 is not None and len(info.weights_sha256) == 64
@@ -199,3 +199,18 @@ def test_decoding_drops_incomplete_characters() -> None:
     assert decode_text(tok, [*b"ab", *euro], final=False) == "ab€"
     assert decode_text(tok, [*b"ab", *euro[:2]], final=True) == "ab"  # never completed
     assert decode_text(tok, [0xFF, *b"ok"], final=True) == "ok"  # not UTF-8 at all
+
+
+def test_tiny_answers_in_words_it_was_trained_on(tiny: TinyBackend) -> None:
+    from importlib import resources
+
+    text = (resources.files("tensornode.miner") / "data" / "tiny_training.txt").read_text()
+    known = {w.strip(".,!?:;'\"").lower() for w in text.split()}
+    for seed, prompt in enumerate(["The cat", "What is a miner?", "Tell me about the sea."]):
+        (result,) = tiny.generate_batch([_req(prompt, seed=seed, max_tokens=40)])
+        words = [w.strip(".,!?:;'\"").lower() for w in result.text.split()]
+        words = [w for w in words if w]
+        assert len(words) >= 10, result.text
+        share = sum(w in known for w in words) / len(words)
+        assert share >= 0.7, (share, result.text)
+        assert "\ufffd" not in result.text

@@ -105,7 +105,7 @@ def test_serves_every_model_type_over_real_http(multi_miner: Miner) -> None:
     llm = httpx.post(f"{url}/api/chat", json=body).json()
     code = httpx.post(f"{url}/api/chat/code", json=body).json()
     qa = httpx.post(f"{url}/api/chat/qa", json=body).json()
-    assert llm["model"] == "tiny-v1"
+    assert llm["model"] == "tiny-v2"
     assert llm["usage"]["completion_tokens"] > 0
     assert code["response"] == llm["response"]  # same weights, same greedy answer
     assert qa["response"] == "Question: What is two plus two?"
@@ -208,4 +208,4 @@ def test_two_processes_building_the_tiny_model_at_once_agree(tmp_path: Path) -> 
     outputs = [b.communicate(timeout=120)[0].strip() for b in builders]
     assert [b.returncode for b in builders] == [0, 0]
     assert outputs[0] == outputs[1] and len(outputs[0]) == 64
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["tiny-v1"]
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["tiny-v2"]

@@ -2,7 +2,7 @@
 ``GET /v1/models``, so OpenAI-, vLLM- or Ollama-style clients can call a miner directly.
 
 ``model`` names a model type the miner serves (``llm``, ``tensornode/llm``) or its
-model's name (``tiny-v1``); messages become one prompt as at the gateway
+model's name (``tiny-v2``); messages become one prompt as at the gateway
 (:mod:`tensornode.openai_compat`). Errors take OpenAI's shape.
 """
 

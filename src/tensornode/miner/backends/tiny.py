@@ -1,8 +1,10 @@
 """The ``tiny`` backend: a small GPT-2 built offline, for real inference without downloads.
 
-On first use it trains a byte-level BPE tokenizer on the corpus shipped in
-``tensornode/miner/data/`` and initialises a 2-layer, 128-dim GPT-2 from a fixed seed,
-then saves both with ``save_pretrained`` under ``<data_dir>/models/tiny-v1/``. The
+On first use it trains a byte-level BPE tokenizer on the corpora shipped in
+``tensornode/miner/data/``, initialises a 2-layer, 128-dim GPT-2 from a fixed seed and
+trains it briefly on the plain English one (``TRAIN_STEPS`` steps of AdamW on one
+thread, seconds of CPU, deterministic by seed) so its answers read as words, then saves both with
+``save_pretrained`` under ``<data_dir>/models/tiny-v2/``. The
 directory is built in a temporary sibling and renamed into place, so two processes
 building at once both end with the same complete directory. The saved directory is a
 normal Hugging Face model: the ``transformers`` backend loads it too.
@@ -18,6 +20,7 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from tensornode.miner.backends.transformers_backend import (
     HF_LOAD_LOCK,
@@ -27,11 +30,15 @@ from tensornode.miner.backends.transformers_backend import (
 
 log = logging.getLogger(__name__)
 
-TINY_NAME = "tiny-v1"
+TINY_NAME = "tiny-v2"
 TINY_SEED = 1234
 TINY_VOCAB = 2048
 TINY_CONTEXT = 512
 EOS = "<|endoftext|>"
+TRAIN_STEPS = 200
+TRAIN_BATCH = 8
+TRAIN_WINDOW = 64
+TRAIN_LR = 3e-3
 _MARKER = "tensornode-tiny.json"
 
 
@@ -40,8 +47,18 @@ def tiny_model_dir(data_dir: Path) -> Path:
     return data_dir / "models" / TINY_NAME
 
 
+def _shipped(name: str) -> str:
+    return (resources.files("tensornode.miner") / "data" / name).read_text("utf-8")
+
+
 def _corpus() -> str:
-    return (resources.files("tensornode.miner") / "data" / "tiny_corpus.txt").read_text("utf-8")
+    """What the tokenizer learns from: prose, code, other languages."""
+    return _shipped("tiny_corpus.txt")
+
+
+def _training_text() -> str:
+    """What the model learns to continue: plain English sentences."""
+    return _shipped("tiny_training.txt")
 
 
 def _build_into(target: Path) -> None:
@@ -60,7 +77,7 @@ def _build_into(target: Path) -> None:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus().splitlines(), trainer=trainer)
+    tok.train_from_iterator(_corpus().splitlines() + _training_text().splitlines(), trainer=trainer)
     tokenizer = hf.PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS, pad_token=EOS
     )
@@ -80,9 +97,42 @@ def _build_into(target: Path) -> None:
     with HF_LOAD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
         model = hf.GPT2LMHeadModel(config)
+        ids = tok.encode(" ".join(_training_text().split())).ids
+        _train(model, torch.tensor(ids, dtype=torch.long))
     model.save_pretrained(target)
     digest = hashlib.sha256((target / "model.safetensors").read_bytes()).hexdigest()
     (target / _MARKER).write_text(json.dumps({"name": TINY_NAME, "weights_sha256": digest}))
+
+
+def _train(model: Any, ids: Any) -> None:
+    """A few hundred steps of next-token training on windows of the corpus."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is as fast, and never spins idle
+    try:
+        _train_steps(model, ids)
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+
+
+def _train_steps(model: Any, ids: Any) -> None:
+    import torch
+
+    generator = torch.Generator().manual_seed(TINY_SEED)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=TRAIN_LR, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0 - s / TRAIN_STEPS)
+    model.train()
+    for _ in range(TRAIN_STEPS):
+        starts = torch.randint(0, len(ids) - TRAIN_WINDOW - 1, (TRAIN_BATCH,), generator=generator)
+        batch = torch.stack([ids[s : s + TRAIN_WINDOW] for s in starts.tolist()])
+        loss = model(input_ids=batch, labels=batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    log.info("tiny model trained", extra={"steps": TRAIN_STEPS, "loss": round(loss.item(), 3)})
 
 
 def ensure_tiny_model(data_dir: Path) -> Path:
