@@ -290,7 +290,6 @@ def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], seconds: floa
 def start_processes(
     data_dir: str, args: argparse.Namespace
 ) -> tuple[dict[str, subprocess.Popen[bytes]], dict[str, int]]:
-    import httpx
 
     ports = {"direct": free_port(), "gateway": free_port()}
     procs = {
@@ -325,6 +324,18 @@ def start_processes(
             env={**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": API_KEY},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+    try:
+        register(procs, ports)
+    except BaseException:
+        stop(procs)
+        raise
+    return procs, ports
+
+
+def register(procs: dict[str, subprocess.Popen[bytes]], ports: dict[str, int]) -> None:
+    """Wait for every process to answer, then register the miner with the coordinator."""
+    import httpx
+
     for name, proc in procs.items():
         wait_http(ports[name], "/health" if name != "litellm" else "/health/liveliness", proc)
     base = f"http://127.0.0.1:{ports['gateway']}"
@@ -340,7 +351,13 @@ def start_processes(
         if httpx.get(f"{base}/gateway/status").json()["miners"]:
             break
         time.sleep(0.1)
-    return procs, ports
+
+
+def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        proc.terminate()
+    for proc in procs.values():
+        proc.wait(30)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -463,10 +480,7 @@ def main() -> None:
             pids = {name: proc.pid for name, proc in procs.items()}
             results = uvloop.run(measure(ports, pids, args))
         finally:
-            for proc in procs.values():
-                proc.terminate()
-            for proc in procs.values():
-                proc.wait(30)
+            stop(procs)
     report(args, results)
 
 
