@@ -38,6 +38,7 @@ import secrets
 import time
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from tensornode.contracts.miner import ChatRequest, ChatResponse
@@ -229,20 +230,17 @@ class CompletionChunks:
 
     def __init__(self, model: str, *, include_usage: bool) -> None:
         self.include_usage = include_usage
-        self._prefix = json.dumps(
-            {
-                "id": completion_id(),
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": model,
-            },
-            separators=(",", ":"),
-        )[:-1]
+        head = {
+            "id": completion_id(),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+        self._prefix = b"data: " + orjson.dumps(head)[:-1] + b","  # one chunk a token: cheap
 
     def _chunk(self, delta: dict[str, str], finish: str | None) -> bytes:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        tail = json.dumps({"choices": [choice]}, separators=(",", ":"))[1:]
-        return b"data: " + (self._prefix + "," + tail).encode() + b"\n\n"
+        return self._prefix + orjson.dumps({"choices": [choice]})[1:] + b"\n\n"
 
     def role(self) -> bytes:
         """The first chunk: the assistant's role."""
@@ -256,7 +254,7 @@ class CompletionChunks:
         """The finish chunk, the usage chunk if asked for, and ``[DONE]``."""
         out = self._chunk({}, reason)
         if self.include_usage:
-            body = json.loads(self._prefix + "}")
+            body = json.loads(self._prefix.removeprefix(b"data: ")[:-1] + b"}")
             body.update(choices=[], usage=usage or usage_body(0, 0))
             out += _event(body)
         return out + DONE_EVENT
