@@ -70,7 +70,12 @@ class CoordinatorSettings(BaseModel):
         64 * 1024, ge=4096, description="largest request head (request line and headers)"
     )
     header_timeout_s: float = Field(
-        10.0, gt=0, description="an idle connection's or a request head's time to arrive"
+        10.0, gt=0, description="an idle keep-alive connection's time to send its next request"
+    )
+    http_parser: Literal["h11", "httptools"] | None = Field(
+        None,
+        description="uvicorn's HTTP implementation; default: h11 outside dev mode (it caps a"
+        " request head at max_header_bytes while reading it; httptools buffers any size)",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factories import make_settings
-from tensornode.coordinator.limits import is_loopback_host, json_depth
+from loopback import ThreadedServer
+from tensornode.coordinator.app import build_app
+from tensornode.coordinator.limits import is_loopback_host, json_depth, server_options
 
 from .conftest import client_for, running_app
 
@@ -160,3 +163,29 @@ def _depth(value: object) -> int:
 @given(value=_json)
 def test_json_depth_is_the_nesting_of_any_json(value: object) -> None:
     assert json_depth(json.dumps(value).encode()) == _depth(value)
+
+
+def test_a_huge_request_head_is_cut_off_while_it_is_read(tmp_path: Path) -> None:
+    """Outside dev mode the coordinator serves with h11, which stops reading a head past
+    max_header_bytes (httptools would buffer megabytes of it first)."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", dev_mode=False)
+    options = server_options(settings)
+    assert options["http"] == "h11"
+    server = ThreadedServer(build_app(settings), **options)
+    server.start()
+    sent = 0
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: coord.test\r\nX-Padding: ")
+            try:
+                while sent < 8 * 1024 * 1024:
+                    sock.sendall(b"p" * 65536)
+                    sent += 65536
+                sock.sendall(b"\r\n\r\n")
+                answer = sock.recv(200)
+            except ConnectionError:
+                answer = b""
+    finally:
+        server.stop()
+    assert not answer.startswith(b"HTTP/1.1 200")
+    assert sent < 8 * 1024 * 1024 or answer.startswith(b"HTTP/1.1 4")

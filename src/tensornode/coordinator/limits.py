@@ -52,9 +52,13 @@ class Refused(Exception):
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn Config options for the coordinator's connection-level limits."""
+    """uvicorn Config options for the coordinator's connection-level limits: h11 outside
+    dev mode (it refuses a request head over ``max_header_bytes`` while reading it, where
+    httptools buffers a head of any size), idle keep-alive connections closed."""
     limits = settings.coordinator
+    parser = limits.http_parser or ("httptools" if settings.dev_mode else "h11")
     return {
+        "http": parser,
         "h11_max_incomplete_event_size": limits.max_header_bytes,
         "timeout_keep_alive": limits.header_timeout_s,
     }

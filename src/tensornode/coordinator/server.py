@@ -10,12 +10,11 @@ import uvicorn
 
 def server_config(app: Any, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration for the coordinator app (``options``: host, port, ...)."""
-    return uvicorn.Config(
-        app,
-        loop="auto",
-        http="auto",
-        access_log=False,
-        server_header=False,
-        log_config=None,
-        **options,
-    )
+    settings: dict[str, Any] = {
+        "loop": "auto",
+        "http": "auto",
+        "access_log": False,
+        "server_header": False,
+        "log_config": None,
+    }
+    return uvicorn.Config(app, **{**settings, **options})
