@@ -19,8 +19,8 @@ async def test_lifespan_runs_rounds_and_settles_epochs(
 ) -> None:
     base = validation_settings(
         tmp_path / "data", f"sqlite:///{tmp_path / 'network.db'}", scheduler=True,
-        settle_interval_s=0.1,
-    )  # fmt: skip
+        settle_interval_s=0.1, epoch_seconds=2,
+    )  # fmt: skip  # an epoch is settled once it ended with rounds in it: a short one
     settings = base.model_copy(
         update={
             "validator": base.validator.model_copy(
