@@ -38,6 +38,14 @@ class MinerSettings(BaseModel):
     nonce: str | None = Field(
         None, max_length=128, description="reported in /health: the coordinator's deployment id"
     )
+    coordinator_key: str | None = Field(
+        None,
+        description="the coordinator's request key (GET /network/key); with public_url set,"
+        " chat requests not signed for this miner get 401 (relays to it fail)",
+    )
+    public_url: str | None = Field(
+        None, description="the URL this miner is registered under (what requests are signed for)"
+    )
 
 
 class CoordinatorSettings(BaseModel):
@@ -358,6 +366,21 @@ class ValidatorSettings(BaseModel):
     judge_model: str = "gpt-4o-mini"
     judge_api_key: SecretStr | None = None
     judge_timeout_s: float = Field(30.0, gt=0)
+    question_bank: Path | None = Field(
+        None,
+        description="private JSONL bank of open questions with reference answers; without"
+        " one rounds are generated tasks only (the shipped sample is public, never scored)",
+    )
+    seed_ttl_s: float = Field(900.0, gt=0, description="how long an issued round seed is valid")
+    traffic_sample_rate: float = Field(
+        0.02, ge=0.0, le=1.0, description="share of answered gateway requests graded"
+    )
+    traffic_per_round: int = Field(
+        32, ge=0, description="sampled user requests graded per in-process round"
+    )
+    traffic_references: int = Field(
+        3, ge=2, description="other miners re-asked per sampled request"
+    )
     in_process: bool = Field(True, description="run the validator loop in the coordinator")
     account: str = Field(
         "0.0.1002", pattern=HEDERA_ACCOUNT_PATTERN, description="the in-process validator's account"

@@ -43,9 +43,13 @@ def test_lower_latency_wins_and_exploration_keeps_a_share() -> None:
     assert 50 <= explored["slow"] <= 150  # about half of the 10% random picks
 
 
-def test_score_weighs_against_latency() -> None:
-    good, poor = _miner("good", 20.0, score=1.0), _miner("poor", 10.0, score=0.1)
-    assert _picks([good, poor], 50)["good"] == 50  # 20 ms / 1.0 beats 10 ms / 0.1
+def test_quality_decides_and_latency_only_breaks_ties() -> None:
+    good, fast_junk = _miner("good", 500.0, score=0.9), _miner("junk", 5.0, score=0.5)
+    assert _picks([good, fast_junk], 50) == {"good": 50}  # 100x faster, still no traffic
+    close = _miner("close", 20.0, score=0.8)  # within the quality band of the best
+    assert _picks([good, close], 50) == {"close": 50}  # equally good: the faster wins
+    zero = _miner("zero", 1.0, score=0.0)
+    assert _picks([good, zero], 500, exploration=0.5) == {"good": 500}  # never explored
 
 
 def test_load_spreads_by_in_flight_count() -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
+from tensornode.errors import InvalidInput
 from tensornode.scoring import get_subnet, plan_round
 from tensornode.scoring.challenges import FAMILIES, solve_prompt
-from tensornode.scoring.challenges.open_questions import load_questions
+from tensornode.scoring.challenges.open_questions import QuestionBank, load_questions, sample_bank
+from tensornode.scoring.round import plan_for_miners
 from tensornode.scoring.schemas import challenge_hash
 
 
@@ -57,8 +60,8 @@ def test_different_seeds_plan_different_prompts_answers_and_salts() -> None:
 
 
 def test_open_prompts_vary_their_wording_across_rounds() -> None:
-    llm = get_subnet("llm")
-    prompts = {c.prompt for seed in range(40) for c in plan_round(llm, seed) if c.open}
+    llm, bank = get_subnet("llm"), sample_bank()
+    prompts = {c.prompt for seed in range(40) for c in plan_round(llm, seed, bank=bank) if c.open}
     by_question: dict[str, set[str]] = {}
     for prompt in prompts:
         question = next(q.question for q in load_questions() if q.question in prompt)
@@ -67,7 +70,7 @@ def test_open_prompts_vary_their_wording_across_rounds() -> None:
 
 
 def test_a_round_follows_the_llm_mix_and_commits_to_each_challenge() -> None:
-    challenges = plan_round(get_subnet("llm"), 7)
+    challenges = plan_round(get_subnet("llm"), 7, bank=sample_bank())
     families = sorted(c.family for c in challenges)
     assert families == sorted(
         ["open", "open", "arithmetic", "counting", "sorting", "strings", "extraction", "units"]
@@ -81,3 +84,39 @@ def test_a_round_follows_the_llm_mix_and_commits_to_each_challenge() -> None:
 def test_extraction_expected_answer_is_a_json_object_with_four_fields() -> None:
     task = FAMILIES["extraction"].generate(random.Random(3))
     assert set(json.loads(task.expected)) == {"name", "age", "city", "job"}
+
+
+def test_without_a_private_bank_no_answer_key_a_miner_can_read_is_asked() -> None:
+    llm = get_subnet("llm")
+    shipped = {q.question for q in load_questions()}
+    for seed in range(30):
+        challenges = plan_round(llm, seed, miner_id="m1")
+        assert len(challenges) == 8 and not any(c.open for c in challenges)
+        assert not any(q in c.prompt for c in challenges for q in shipped)
+
+
+def test_each_miner_gets_its_own_instances_of_the_same_mix() -> None:
+    plans = plan_for_miners(get_subnet("llm"), 11, ["alpha", "beta", "gamma"])
+    mixes = {tuple(sorted(c.family for c in plan)) for plan in plans.values()}
+    assert len(mixes) == 1  # a fair comparison: the same families for everyone
+    prompts = [{c.prompt for c in plan} for plan in plans.values()]
+    assert all(a.isdisjoint(b) for i, a in enumerate(prompts) for b in prompts[i + 1 :])
+    assert plan_for_miners(get_subnet("llm"), 11, ["alpha"])["alpha"] == plans["alpha"]
+
+
+def test_a_private_bank_is_loaded_and_a_broken_one_named(tmp_path: Path) -> None:
+    path = tmp_path / "bank.jsonl"
+    path.write_text(
+        json.dumps({"id": "p1", "question": "What colour is a ripe zorbleberry?",
+                    "reference": "A ripe zorbleberry is deep violet."}) + "\n"
+    )  # fmt: skip
+    bank = QuestionBank.load(path)
+    challenges = plan_round(get_subnet("llm"), 5, miner_id="m", bank=bank)
+    open_ones = [c for c in challenges if c.open]
+    assert len(open_ones) == 2
+    assert all("zorbleberry" in c.prompt and "violet" in c.expected for c in open_ones)
+    path.write_text('{"id": "p1", "question": "Why?"}\n')
+    with pytest.raises(InvalidInput, match="line 1: not a question"):
+        QuestionBank.load(path)
+    with pytest.raises(InvalidInput, match="cannot read question bank"):
+        QuestionBank.load(tmp_path / "missing.jsonl")

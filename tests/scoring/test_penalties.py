@@ -30,15 +30,19 @@ def test_an_answer_that_restates_the_question_is_not_an_echo() -> None:
     assert not echoes_prompt(sorting, "3, 7, 19, 42")
 
 
-def test_identical_long_answers_form_a_copy_group() -> None:
+def test_identical_long_answers_are_copies_of_the_first_to_arrive() -> None:
     shared = "Plants use light to turn water and carbon dioxide into sugar."
     answers = {
-        "a": shared,
-        "b": shared.upper() + "  ",
-        "c": "Photosynthesis makes sugar from light, water and CO2 in plants.",
+        "late": shared.upper() + "  ",
+        "first": shared,
+        "later": shared,
+        "own": "Photosynthesis makes sugar from light, water and CO2 in plants.",
         "d": "Paris.",
         "e": "Paris.",
     }
-    assert find_copies(answers) == {"a": 2, "b": 2}
-    assert find_copies(answers, min_group=3) == {}
-    assert find_copies(answers, min_words=1) == {"a": 2, "b": 2, "d": 2, "e": 2}
+    arrival = {"first": 1, "d": 2, "e": 3, "late": 4, "later": 5, "own": 6}
+    copies = find_copies(answers, first=arrival.__getitem__)
+    assert copies == {"late": "first", "later": "first"}  # the original keeps its score
+    assert find_copies(answers, first=arrival.__getitem__, min_group=4) == {}
+    short = find_copies(answers, first=arrival.__getitem__, min_words=1)
+    assert short == {"late": "first", "later": "first", "e": "d"}

@@ -9,6 +9,7 @@ import sys
 import httpx
 import pytest
 
+from tensornode.gateway.upstream import HttpxUpstream
 from tensornode.scoring import MinerTarget
 from tensornode.scoring.probe import ProbeClient, answer_from, send_probe
 
@@ -36,14 +37,16 @@ def test_answers_are_read_under_response_and_the_older_keys(
 
 
 async def _probe(handler: httpx.MockTransport, **kwargs: int) -> tuple[str, str | None]:
-    async with ProbeClient(transport=handler) as client:
+    async with ProbeClient(upstream=HttpxUpstream(transport=handler)) as client:
         result = await send_probe(client, TARGET, {"prompt": "hi"}, timeout=5, **kwargs)
     return result.status, result.error or result.answer
 
 
 async def test_malformed_replies_are_errors_with_a_reason() -> None:
     def reply(status: int, content: bytes) -> httpx.MockTransport:
-        return httpx.MockTransport(lambda request: httpx.Response(status, content=content))
+        return httpx.MockTransport(
+            lambda request: httpx.Response(status, stream=httpx.ByteStream(content))
+        )
 
     assert await _probe(reply(200, b'{"response": "ok"}')) == ("ok", "ok")
     assert await _probe(reply(503, b'{"error": "busy"}')) == ("error", "HTTP 503")

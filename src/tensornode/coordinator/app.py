@@ -35,11 +35,13 @@ from tensornode.gateway.routes import router as gateway_router
 from tensornode.monitor.coordinator_fleet import CoordinatorFleet
 from tensornode.monitor.routes import attach_monitor, monitor_running
 from tensornode.monitor.routes import router as monitor_router
+from tensornode.net.signing import HEADER
 from tensornode.providers.base import Provider
 from tensornode.runtimes.base import Runtime
 from tensornode.scoring.network.routes import attach_validation
 from tensornode.scoring.network.routes import router as validation_router
 from tensornode.scoring.network.runtime import ValidationRuntime, validation_running
+from tensornode.scoring.traffic import TrafficSampler
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +131,22 @@ def build_app(
     fleet = CoordinatorFleet(core.db, core.machines, core.jobs, core.deployments, core.miners)
     monitor = attach_monitor(app, fleet, settings.monitor, core.http)
     app.include_router(monitor_router)
+    # one request key: the gateway and the validator sign requests to miners alike
+    traffic = TrafficSampler(settings.validator.traffic_sample_rate)
     gateway = attach_gateway(
-        app, settings, core.db, registry=monitor.metrics.registry
+        app,
+        settings,
+        core.db,
+        registry=monitor.metrics.registry,
+        signer=core.signer,
+        sampler=traffic,
     )  # gateway/routes.py
     app.include_router(gateway_router)
     validation = attach_validation(
-        app, ValidationRuntime(settings, core.db, core.http, core.miners)
+        app,
+        ValidationRuntime(
+            settings, core.db, core.http, core.miners, signer=core.signer, traffic=traffic
+        ),
     )  # scoring/network/routes.py
     app.include_router(validation_router)
     attach_epochs(app, validation)  # epochs/routes.py
@@ -148,5 +160,11 @@ def build_app(
     async def health() -> dict[str, str]:
         """The coordinator is up."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/network/key", tags=["meta"])
+    async def network_key() -> dict[str, str]:
+        """The public key that signs every request the network sends to miners (set it
+        as a miner's ``TENSORNODE_MINER__COORDINATOR_KEY`` to refuse relayed requests)."""
+        return {"algorithm": "ed25519", "publicKey": core.signer.public_key, "header": HEADER}
 
     return app

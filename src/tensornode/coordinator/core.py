@@ -26,6 +26,7 @@ from tensornode.coordinator.services.pipeline import Pipeline
 from tensornode.coordinator.services.vm_exec import VMExecService
 from tensornode.coordinator.services.vms import VMService
 from tensornode.db.session import Database
+from tensornode.net.signing import RequestSigner
 from tensornode.providers.base import Provider
 from tensornode.runtimes.base import Runtime
 
@@ -60,7 +61,11 @@ class Coordinator:
         )
         self.deployments = DeploymentService(pipeline, self.jobs)
         self.vms = VMService(self.db, self.machines, settings.coordinator, self.deployments)
-        self.miners = MinerService(self.db, self.http, allow_private=settings.dev_mode)
+        # signs every request the network sends to miners (net/signing.py)
+        self.signer = RequestSigner.load_or_create(settings.ensure_data_dir())
+        self.miners = MinerService(
+            self.db, self.http, allow_private=settings.dev_mode, signer=self.signer
+        )
         self.vm_exec = VMExecService(
             self.db, self.machines, settings.ssh, dev_mode=settings.dev_mode
         )

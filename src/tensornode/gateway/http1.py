@@ -241,16 +241,18 @@ class Http1Pool:
         return None
 
     async def request(
-        self, method: str, url: str, body: bytes | None, *, timeout: float
+        self, method: str, url: str, body: bytes | None, *, timeout: float, extra: bytes = b""
     ) -> _Answer:
         """Send one request; (status, body) or AttemptFailed (timeout=True on timeouts).
 
-        The timeout fires up to ``SWEEP_S`` late (see the module docstring).
+        ``extra``: header lines (each ending in CRLF) after the fixed ones. The timeout
+        fires up to ``SWEEP_S`` late (see the module docstring).
         """
         target, head = self._resolve(method, url)
         if body is not None:
-            raw = b"%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+            raw = b"%s%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
                 head,
+                extra,
                 len(body),
                 body,
             )
@@ -288,14 +290,22 @@ class Http1Pool:
             raise
 
     async def stream(
-        self, method: str, url: str, body: bytes, *, timeout: float, idle_timeout: float
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        idle_timeout: float,
+        extra: bytes = b"",
     ) -> Http1Stream:
         """Send one request; once the answer's head is in (within ``timeout``), its
         :class:`Http1Stream` (each later read within ``idle_timeout``). AttemptFailed
-        (``timeout=True`` on timeouts) when no head arrives."""
+        (``timeout=True`` on timeouts) when no head arrives. ``extra``: header lines."""
         target, head = self._resolve(method, url)
-        raw = b"%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        raw = b"%s%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
             head,
+            extra,
             len(body),
             body,
         )

@@ -45,7 +45,9 @@ from tensornode.gateway.schemas import (
     GatewayKeysPublic,
 )
 from tensornode.gateway.service import Gateway
+from tensornode.net.signing import RequestSigner
 from tensornode.openai_compat import model_type_of
+from tensornode.scoring.traffic import TrafficSampler
 
 router = APIRouter(tags=["gateway"])
 
@@ -56,9 +58,12 @@ def attach_gateway(
     db: Database,
     *,
     registry: CollectorRegistry | None = None,
+    signer: RequestSigner | None = None,
+    sampler: TrafficSampler | None = None,
 ) -> Gateway:
-    """Build the app's gateway (not started), its metrics on ``registry``."""
-    gateway = Gateway(settings, db, registry=registry)
+    """Build the app's gateway (not started), its metrics on ``registry``; requests to
+    miners signed by ``signer``, a share of answers kept by ``sampler`` for grading."""
+    gateway = Gateway(settings, db, registry=registry, signer=signer, sampler=sampler)
     app.state.gateway = gateway
     return gateway
 

@@ -4,15 +4,18 @@ Among the miners serving the model type that are not excluded (already tried for
 request), whose breaker allows a request and that have a free concurrency slot:
 
 1. a miner whose cooldown is over gets the request as its one trial (half-open probe);
-2. with probability ``exploration`` a uniformly random one (new and recovering miners
-   get traffic even when slower than the rest);
-3. otherwise *power of two choices*: two miners drawn with probability proportional to
-   their score, and the one with the lower expected cost
-   ``latency EWMA * (in flight + 1) / score`` wins. A miner with no latency yet costs 0,
-   so a new miner is tried at once and gets its figure.
+2. with probability ``exploration`` a uniformly random one among those scoring at least
+   ``EXPLORE_FLOOR`` of the best (new and recovering miners get traffic even when slower
+   than the rest; a miner whose answers fail gets none);
+3. otherwise quality decides: only miners scoring at least ``QUALITY_BAND`` of the best
+   ready score compete, and among them latency breaks the tie (*power of two choices*:
+   two drawn at random, the lower ``latency EWMA * (in flight + 1)`` wins). A fast miner
+   with poor answers never outbids a good one. A miner with no latency yet costs 0, so a
+   new miner is tried at once and gets its figure.
 
-Scores come from a :class:`ScoreSource` (the validator's, once it publishes them); until
-then every miner weighs the same.
+Scores come from a :class:`ScoreSource` (the validator's totals, which graded user
+traffic and quality gate: :mod:`tensornode.scoring.components`); until then, and for a
+miner the validator has not scored yet, every miner weighs like the average.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from tensornode.gateway.failover import Breaker
 
 LATENCY_ALPHA = 0.3
 """Weight of the newest latency in the EWMA (about the last few requests)."""
-MIN_SCORE = 0.01
-"""A zero score still leaves a miner a sliver of the traffic (and exploration)."""
+QUALITY_BAND = 0.8
+"""Miners within this share of the best score are equally good: latency decides."""
+EXPLORE_FLOOR = 0.1
+"""Exploration skips miners below this share of the best score (users get no junk)."""
 
 
 class ScoreSource(Protocol):
@@ -76,8 +81,9 @@ class MinerCandidate:
         return self.inflight < self.max_concurrency
 
     def cost(self) -> float:
+        """Expected wait among equally good miners: latency times the queue ahead."""
         latency = self.latency_ewma_ms or 0.0
-        return latency * (self.inflight + 1) / max(self.score, MIN_SCORE)
+        return latency * (self.inflight + 1)
 
 
 def choose(
@@ -99,21 +105,14 @@ def choose(
             return candidate
     if len(ready) == 1:
         return ready[0]
+    best = max(c.score for c in ready)
     if rng.random() < exploration:
-        return rng.choice(ready)
-    first, second = _two_by_score(ready, rng)
+        return rng.choice([c for c in ready if c.score >= EXPLORE_FLOOR * best])
+    good = [c for c in ready if c.score >= QUALITY_BAND * best]
+    if len(good) == 1:
+        return good[0]
+    first, second = rng.sample(good, 2)
     return first if first.cost() <= second.cost() else second
-
-
-def _two_by_score(
-    ready: Sequence[MinerCandidate], rng: random.Random
-) -> tuple[MinerCandidate, MinerCandidate]:
-    """Two distinct candidates, each drawn with probability proportional to its score."""
-    weights = [max(c.score, MIN_SCORE) for c in ready]
-    first_index = rng.choices(range(len(ready)), weights=weights)[0]
-    rest = [i for i in range(len(ready)) if i != first_index]
-    second_index = rng.choices(rest, weights=[weights[i] for i in rest])[0]
-    return ready[first_index], ready[second_index]
 
 
 def waiting_helps(

@@ -62,6 +62,12 @@ class ValidatorScores:
             self._running = asyncio.get_running_loop().create_task(self._refresh())
         return self._scores
 
+    async def refresh_now(self) -> Mapping[str, float]:
+        """Recompute the scores at once (tests, benchmarks: right after a round)."""
+        self._computed_at = self.clock()
+        self._scores = await asyncio.to_thread(self._compute)
+        return self._scores
+
     async def _refresh(self) -> None:
         try:
             self._scores = await asyncio.to_thread(self._compute)

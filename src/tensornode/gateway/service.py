@@ -45,7 +45,9 @@ from tensornode.gateway.ratelimit import RateLimiter
 from tensornode.gateway.recorder import GatewayMetrics, RequestRecorder
 from tensornode.gateway.routing import MinerCandidate, ScoreSource
 from tensornode.gateway.scores import ValidatorScores
-from tensornode.gateway.upstream import MinerUpstream, Upstream
+from tensornode.gateway.upstream import MinerUpstream, Upstream, chat_body
+from tensornode.net.signing import HEADER, RequestSigner
+from tensornode.scoring.traffic import TrafficSampler
 
 log = logging.getLogger(__name__)
 perf_counter = time.perf_counter
@@ -215,12 +217,16 @@ class Gateway:
         scores: ScoreSource | None = None,  # default: the validator's (scores.py)
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        signer: RequestSigner | None = None,
+        sampler: TrafficSampler | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.gateway
         self.db = db
         self.clock = clock
         self.upstream: Upstream = upstream or MinerUpstream()
+        self.signer = signer  # signs each request for its miner (miners may require it)
+        self.sampler = sampler  # a share of answered requests, graded by the validator
         self.metrics = GatewayMetrics(registry)
         self.recorder = RequestRecorder(db, self.config, self.metrics)
         self._own_scores: ValidatorScores | None = None
@@ -326,6 +332,7 @@ class Gateway:
     async def forward(self, payload: bytes, model_type: str | None = None) -> GatewayAnswer:
         """:meth:`chat` for a body already validated (and its max_tokens checked)."""
         model_type = model_type or self.config.default_model_type
+        payload = chat_body(loads(payload))  # the same bytes a validator's probe would be
         config = self.config
         clock = self.clock
         deadline = clock() + config.deadline_s
@@ -356,9 +363,17 @@ class Gateway:
             finally:
                 self.pool.release(candidate)
             waited += perf_counter() - started
+            if self.sampler is not None:
+                self.sampler.offer(candidate.miner_id, model_type, payload, answer.text)
             return GatewayAnswer(answer, candidate.miner_id, waited, len(tried))
         self.metrics.rejected.labels("failed").inc()
         raise self.exhausted(model_type, tried, last)
+
+    def signed(self, endpoint: str, payload: bytes) -> dict[str, str] | None:
+        """The coordinator's signature header for ``payload`` to the miner at
+        ``endpoint`` (None without a key)."""
+        signer = self.signer
+        return None if signer is None else {HEADER: signer.header(endpoint, payload)}
 
     async def _attempt(
         self,
@@ -372,7 +387,10 @@ class Gateway:
         miner_id = candidate.miner_id
         try:
             status, body = await self.upstream.post_json(
-                candidate.url_for(model_type), payload, timeout=timeout
+                candidate.url_for(model_type),
+                payload,
+                timeout=timeout,
+                headers=self.signed(candidate.endpoint, payload),
             )
             elapsed = perf_counter() - started
             if status == 200:

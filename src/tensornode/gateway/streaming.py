@@ -24,7 +24,7 @@ from tensornode.gateway.failover import CLIENT_ERROR_STATUSES, AttemptFailed, st
 from tensornode.gateway.fastjson import dumps, loads
 from tensornode.gateway.pool import NoCandidate
 from tensornode.gateway.routing import MinerCandidate
-from tensornode.gateway.upstream import UpstreamStream, read_all
+from tensornode.gateway.upstream import UpstreamStream, chat_body, read_all
 from tensornode.openai_compat import CompletionChunks, openai_finish_reason
 from tensornode.sse import DONE, DONE_EVENT, EVENT_STREAM, EventReader, event
 
@@ -56,6 +56,7 @@ async def open_stream(gateway: Gateway, payload: bytes, model_type: str | None) 
     from tensornode.gateway.service import client_error_message, parse_answer
 
     model_type = model_type or gateway.config.default_model_type
+    payload = chat_body(loads(payload))  # the same encoding as every request to a miner
     config, clock, pool = gateway.config, gateway.clock, gateway.pool
     deadline = clock() + config.deadline_s
     tried: set[str] = set()
@@ -81,6 +82,7 @@ async def open_stream(gateway: Gateway, payload: bytes, model_type: str | None) 
                 payload,
                 timeout=timeout,
                 idle_timeout=config.attempt_timeout_s,
+                headers=gateway.signed(candidate.endpoint, payload),
             )
             if upstream.status != 200:
                 body = await read_all(upstream)

@@ -1,4 +1,9 @@
-"""The gateway's HTTP client to miners: pooled keep-alive connections, our errors.
+"""The network's one HTTP client to miners: pooled keep-alive connections, our errors.
+
+The gateway (users' requests) and the validator (probes) both send chat requests
+through :class:`MinerUpstream` with bodies from :func:`chat_body` and the coordinator's
+signature header (:mod:`tensornode.net.signing`), so a miner receives the same bytes
+from either and cannot serve validators better than users.
 
 :class:`MinerUpstream` (the default) sends plain ``http://`` requests on the lean
 keep-alive pool of :mod:`.http1` and anything else (``https://``) on one shared
@@ -13,10 +18,11 @@ head is in, and its :class:`UpstreamStream` reads the body as it arrives.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any, Protocol
 
 import httpx
+import orjson
 
 from tensornode.gateway.failover import AttemptFailed
 from tensornode.gateway.http1 import Http1Pool, Http1Stream
@@ -54,13 +60,41 @@ async def read_all(stream: UpstreamStream, limit: int = MAX_ANSWER_BYTES) -> byt
     return bytes(data)
 
 
+CHAT_FIELDS = ("prompt", "temperature", "max_tokens", "seed", "stream")
+"""A chat body's known fields, in the order every request to a miner carries them."""
+
+
+def chat_body(data: Mapping[str, Any]) -> bytes:
+    """The bytes of a chat request to a miner: compact JSON, known fields first in a
+    fixed order, then the rest by name, so how a user's client wrote its body (spacing,
+    key order) never shows, and a probe reads like any user's request."""
+    ordered = {k: data[k] for k in CHAT_FIELDS if k in data}
+    ordered.update((k, data[k]) for k in sorted(data) if k not in ordered)
+    return orjson.dumps(ordered)
+
+
+def header_lines(headers: Mapping[str, str] | None) -> bytes:
+    """``Name: value`` CRLF lines for :mod:`.http1` (values are ours: no CR or LF)."""
+    if not headers:
+        return b""
+    return b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in headers.items())
+
+
 class Upstream(Protocol):
     """Sends one request to a miner; raises AttemptFailed when it gets no HTTP answer."""
 
-    async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]: ...
+    async def post_json(
+        self, url: str, body: bytes, *, timeout: float, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]: ...
 
     async def open_stream(
-        self, url: str, body: bytes, *, timeout: float, idle_timeout: float
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        idle_timeout: float,
+        headers: Mapping[str, str] | None = None,
     ) -> UpstreamStream:
         """POST ``body``; the answer once its head is in (within ``timeout``), each later
         read within ``idle_timeout``."""
@@ -92,11 +126,20 @@ class HttpxUpstream:
         )
 
     async def _send(
-        self, method: str, url: str, body: bytes | None, timeout: float
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         try:
             request = self._client.build_request(
-                method, url, content=body, headers=_HEADERS, timeout=timeout
+                method,
+                url,
+                content=body,
+                headers={**_HEADERS, **headers} if headers else _HEADERS,
+                timeout=timeout,
             )
             response = await self._client.send(request, stream=True)
             try:
@@ -116,16 +159,28 @@ class HttpxUpstream:
         except httpx.HTTPError as exc:
             raise AttemptFailed(_describe(exc)) from exc
 
-    async def post_json(self, url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]:
-        return await self._send("POST", url, body, timeout)
+    async def post_json(
+        self, url: str, body: bytes, *, timeout: float, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        return await self._send("POST", url, body, timeout, headers)
 
     async def open_stream(
-        self, url: str, body: bytes, *, timeout: float, idle_timeout: float
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        idle_timeout: float,
+        headers: Mapping[str, str] | None = None,
     ) -> UpstreamStream:
         timeouts = httpx.Timeout(timeout, read=idle_timeout)
         try:
             request = self._client.build_request(
-                "POST", url, content=body, headers=_HEADERS, timeout=timeouts
+                "POST",
+                url,
+                content=body,
+                headers={**_HEADERS, **headers} if headers else _HEADERS,
+                timeout=timeouts,
             )
             response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
@@ -186,25 +241,34 @@ class MinerUpstream:
         self._tls = HttpxUpstream()
 
     def post_json(
-        self, url: str, body: bytes, *, timeout: float
+        self, url: str, body: bytes, *, timeout: float, headers: Mapping[str, str] | None = None
     ) -> Coroutine[Any, Any, tuple[int, bytes]]:
         # a plain function handing over the right coroutine: one frame less per request
         if url.startswith("http://"):
-            return self._plain.request("POST", url, body, timeout=timeout)
-        return self._tls.post_json(url, body, timeout=timeout)
+            extra = header_lines(headers)
+            return self._plain.request("POST", url, body, timeout=timeout, extra=extra)
+        return self._tls.post_json(url, body, timeout=timeout, headers=headers)
 
     def open_stream(
-        self, url: str, body: bytes, *, timeout: float, idle_timeout: float
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timeout: float,
+        idle_timeout: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Coroutine[Any, Any, UpstreamStream]:
         if url.startswith("http://"):
-            return self._open_plain(url, body, timeout, idle_timeout)
-        return self._tls.open_stream(url, body, timeout=timeout, idle_timeout=idle_timeout)
+            return self._open_plain(url, body, timeout, idle_timeout, header_lines(headers))
+        return self._tls.open_stream(
+            url, body, timeout=timeout, idle_timeout=idle_timeout, headers=headers
+        )
 
     async def _open_plain(
-        self, url: str, body: bytes, timeout: float, idle_timeout: float
+        self, url: str, body: bytes, timeout: float, idle_timeout: float, extra: bytes
     ) -> Http1Stream:
         return await self._plain.stream(
-            "POST", url, body, timeout=timeout, idle_timeout=idle_timeout
+            "POST", url, body, timeout=timeout, idle_timeout=idle_timeout, extra=extra
         )
 
     async def get_json(self, url: str, *, timeout: float) -> tuple[int, bytes]:

@@ -3,6 +3,8 @@
 Errors, all ``{"error": "one line"}``:
 
 - 400 malformed JSON body
+- 401 a chat request not signed by the coordinator for this miner, when
+  ``miner.coordinator_key`` and ``miner.public_url`` are set (:mod:`tensornode.net.signing`)
 - 413 body larger than ``settings.miner.max_body_bytes``
 - 422 well-formed JSON that fails validation (not an object, missing/empty/non-string
   prompt, max_tokens < 1 or above the limit, temperature outside [0, 2], a prompt longer
@@ -36,11 +38,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tensornode import __version__
 from tensornode.config import Settings
 from tensornode.contracts.miner import ChatRequest, ChatResponse, HealthResponse, InfoResponse
-from tensornode.errors import InvalidInput, TensorNodeError
+from tensornode.errors import ConfigurationError, InvalidInput, TensorNodeError
 from tensornode.miner.bodies import read_body
 from tensornode.miner.openai_routes import install_openai_routes
 from tensornode.miner.service import MinerService
 from tensornode.miner.streaming import chat_events
+from tensornode.net.signing import HEADER, RequestVerifier
 from tensornode.sse import EVENT_STREAM
 
 log = logging.getLogger(__name__)
@@ -67,9 +70,14 @@ def validation_message(exc: ValidationError) -> str:
     return f"{field}: {reason}"
 
 
-async def read_chat_request(request: Request, limit: int) -> ChatRequest:
-    """Read and validate a chat body, enforcing the size limit while reading."""
+async def read_chat_request(
+    request: Request, limit: int, verifier: RequestVerifier | None = None
+) -> ChatRequest:
+    """Read and validate a chat body, enforcing the size limit while reading and, with a
+    ``verifier``, the coordinator's signature before parsing anything."""
     body = await read_body(request, limit)
+    if verifier is not None:
+        verifier.check(request.headers.get(HEADER), bytes(body))
     try:
         data = json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -104,6 +112,19 @@ async def answer_chat(
     )
 
 
+def request_verifier(settings: Settings) -> RequestVerifier | None:
+    """The signature check the settings ask for (both ``miner.coordinator_key`` and
+    ``miner.public_url``), or None; one without the other is a configuration error."""
+    key, url = settings.miner.coordinator_key, settings.miner.public_url
+    if key is None and url is None:
+        return None
+    if key is None or url is None:
+        raise ConfigurationError(
+            "set both miner.coordinator_key and miner.public_url to require signed requests"
+        )
+    return RequestVerifier(key, url)
+
+
 def build_miner_app(settings: Settings, service: MinerService) -> FastAPI:
     """The miner's FastAPI app; models start loading when the app starts."""
 
@@ -125,6 +146,7 @@ def build_miner_app(settings: Settings, service: MinerService) -> FastAPI:
     app.state.service = service
     app.state.settings = settings
     limit = settings.miner.max_body_bytes
+    verifier = request_verifier(settings)
 
     @app.exception_handler(TensorNodeError)
     async def _tensornode_error(request: Request, exc: TensorNodeError) -> JSONResponse:
@@ -142,16 +164,17 @@ def build_miner_app(settings: Settings, service: MinerService) -> FastAPI:
     @app.post("/api/chat", response_model=ChatResponse)
     async def chat(request: Request, service: ServiceDep) -> Response:
         """Answer a prompt with the default model (``stream: true``: as it is generated)."""
-        return await answer_chat(service, await read_chat_request(request, limit), None)
+        chat_request = await read_chat_request(request, limit, verifier)
+        return await answer_chat(service, chat_request, None)
 
     @app.post("/api/chat/{model_type}", response_model=ChatResponse)
     async def chat_with_model(model_type: str, request: Request, service: ServiceDep) -> Response:
         """Answer a prompt with the model served as ``model_type``."""
         service.model_slot(model_type)  # 404 before reading the body
-        chat_request = await read_chat_request(request, limit)
+        chat_request = await read_chat_request(request, limit, verifier)
         return await answer_chat(service, chat_request, model_type)
 
-    install_openai_routes(app, service, limit)
+    install_openai_routes(app, service, limit, verifier)
 
     @app.get("/health", response_model_exclude_none=True)  # no "nonce": null off-network
     async def health(service: ServiceDep) -> HealthResponse:

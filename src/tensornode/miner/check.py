@@ -43,6 +43,7 @@ from tensornode.miner.check_rules import (
     usage_problem,
 )
 from tensornode.miner.check_stream import check_chat_stream, check_openai
+from tensornode.net.signing import HEADER, RequestSigner
 
 PASS, WARN, FAIL = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL
 
@@ -109,12 +110,19 @@ class _Checker:
     """Makes the requests and collects the results of one run."""
 
     def __init__(
-        self, client: httpx.AsyncClient, base_url: str, timeout: float, *, echo: bool = True
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        timeout: float,
+        *,
+        echo: bool = True,
+        signer: RequestSigner | None = None,
     ) -> None:
         self.client = client
         self.base_url = base_url
         self.timeout = timeout
         self.echo = echo
+        self.signer = signer
         self.results: list[CheckResult] = []
 
     def add(
@@ -123,17 +131,22 @@ class _Checker:
         ms = None if latency_ms is None else round(latency_ms, 1)
         self.results.append(CheckResult(name=name, status=status, reason=reason, latency_ms=ms))
 
-    async def call(self, method: str, path: str, body: object = None) -> Exchange:
-        """One request; transport failures become ``Exchange.error``, never exceptions."""
+    async def call(
+        self, method: str, path: str, body: object = None, *, sign: bool = True
+    ) -> Exchange:
+        """One request; transport failures become ``Exchange.error``, never exceptions.
+        POST bodies are signed for the miner when the check holds the coordinator's key."""
         # Connecting gets half the time, so a host that never accepts is told apart from
         # one that accepts and never answers; the whole exchange gets ``timeout``, so a
         # miner dripping bytes cannot hold the check.
         phases = httpx.Timeout(self.timeout, connect=self.timeout / 2)
         kwargs: dict[str, Any] = {"timeout": phases}
-        if isinstance(body, bytes):
-            kwargs.update(content=body, headers={"content-type": "application/json"})
-        elif body is not None:
-            kwargs["json"] = body
+        if body is not None:
+            content = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers = {"content-type": "application/json"}
+            if sign and self.signer is not None:
+                headers[HEADER] = self.signer.header(self.base_url, content)
+            kwargs.update(content=content, headers=headers)
         start = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
@@ -470,11 +483,42 @@ async def _check_health_again(c: _Checker, first: _Health) -> None:
         c.add(name, WARN, f"uptime went back from {first.uptime_s:g} s to {now:g} s (restarted?)")
 
 
+async def _check_relay_protection(c: _Checker) -> bool:
+    """``chat.signed_only``: does the miner refuse chat requests the coordinator did not
+    sign for it (so relaying network requests to it fails)? True when it does. Either
+    way a ``pass``: the contract does not require it; the reason says which."""
+    ex = await c.call("POST", "/api/chat", _CHAT_BODY, sign=False)
+    name = "chat.signed_only"
+    if ex.status == 401:
+        c.add(
+            name, PASS, "on: refuses requests not signed by the coordinator for it", ex.latency_ms
+        )
+        return True
+    c.add(
+        name,
+        PASS,
+        "off: answers requests the coordinator did not sign, so other miners can relay "
+        "network requests to it (TENSORNODE_MINER__COORDINATOR_KEY and __PUBLIC_URL turn "
+        "it on)",
+        ex.latency_ms,
+    )
+    return False
+
+
 async def _run(c: _Checker, requests: int, model_type: str | None) -> CheckReport:
     first = await _check_health(c)
     reachable = bool(c.results) and c.results[0].status is PASS
     samples: list[float] = []
-    if reachable:
+    signed_only = reachable and await _check_relay_protection(c)
+    if signed_only and c.signer is None:
+        await _check_info(c)
+        c.add(
+            "chat",
+            WARN,
+            "the miner answers only the coordinator's signed requests: chat checks skipped "
+            "(the coordinator runs them, signed, on POST /miners)",
+        )
+    elif reachable:
         await _check_info(c)
         await _check_chat(c, "/api/chat", "chat")
         await _check_chat_variants(c)
@@ -505,6 +549,7 @@ async def check_miner(
     requests: int = 3,
     model_type: str | None = None,
     echo: bool = True,
+    signer: RequestSigner | None = None,
 ) -> CheckReport:
     """Check the miner at ``base_url`` against the contract and return every verdict.
 
@@ -514,10 +559,13 @@ async def check_miner(
     ``client`` is used as given (its transport, proxies, headers) and left open; without
     one a client is made and closed here. ``timeout`` bounds each request, ``requests``
     is how many chat requests sample latency, and ``model_type`` also checks
-    ``POST /api/chat/<model_type>``. Never raises on anything the miner does.
+    ``POST /api/chat/<model_type>``. ``signer`` (the coordinator's key) signs the chat
+    requests, as the network's own would be. Never raises on anything the miner does.
     """
     c_url = base_url.strip().rstrip("/")
     if client is not None:
-        return await _run(_Checker(client, c_url, timeout, echo=echo), requests, model_type)
+        checker = _Checker(client, c_url, timeout, echo=echo, signer=signer)
+        return await _run(checker, requests, model_type)
     async with httpx.AsyncClient(follow_redirects=False) as own:
-        return await _run(_Checker(own, c_url, timeout, echo=echo), requests, model_type)
+        checker = _Checker(own, c_url, timeout, echo=echo, signer=signer)
+        return await _run(checker, requests, model_type)

@@ -18,6 +18,7 @@ from tensornode.errors import NotFound, TensorNodeError
 from tensornode.miner.bodies import read_body
 from tensornode.miner.service import MinerService
 from tensornode.miner.streaming import completion_events
+from tensornode.net.signing import HEADER, RequestVerifier
 from tensornode.openai_compat import (
     ChatCompletionRequest,
     completion_body,
@@ -65,14 +66,20 @@ async def _complete(service: MinerService, body: ChatCompletionRequest) -> Respo
     return Response(json.dumps(completion), media_type="application/json")
 
 
-def install_openai_routes(app: FastAPI, service: MinerService, limit: int) -> None:
-    """Add the ``/v1`` routes to the miner's app (bodies up to ``limit`` bytes)."""
+def install_openai_routes(
+    app: FastAPI, service: MinerService, limit: int, verifier: RequestVerifier | None = None
+) -> None:
+    """Add the ``/v1`` routes to the miner's app (bodies up to ``limit`` bytes; with a
+    ``verifier``, only requests the coordinator signed for this miner, as ``/api/chat``)."""
 
     @app.post("/v1/chat/completions", tags=["openai"])
     async def chat_completions(request: Request) -> Response:
         """OpenAI's chat completion; ``stream: true`` sends chunks as they are generated."""
         try:
-            body = parse_completion_request(await read_body(request, limit))
+            raw = await read_body(request, limit)
+            if verifier is not None:
+                verifier.check(request.headers.get(HEADER), raw)
+            body = parse_completion_request(raw)
             return await _complete(service, body)
         except TensorNodeError as exc:
             return _openai_error(exc)

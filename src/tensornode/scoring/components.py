@@ -1,23 +1,51 @@
 """Per-miner score components over a set of rounds (an epoch), with their evidence.
 
-* quality: mean challenge score over every probe sent to the miner (timeouts, errors
-  and penalties count as 0);
+Quality gates everything: a wrong, empty or missing answer earns nothing in any
+component, so staying up, answering fast or answering at all is worth nothing without
+right answers.
+
+* quality: mean challenge score over every probe sent to the miner (failed answers,
+  timeouts, errors and penalties count as 0: partial credit below the pass threshold is
+  no credit);
 * speed: mean per-probe speed credit over the same probes (credit only for passes, see
   :mod:`.grading`), so a fast miner that answers wrongly earns no speed;
-* availability: given (the monitor's share of successful health probes);
-* participation: share of probes answered in time with a well-formed reply;
-* total: the subnet's weights dotted with the components.
+* availability: the monitor's share of successful health probes, credited in
+  proportion to the share of probes passed (a miner whose ``/health`` is fine but whose
+  chat fails earns none);
+* participation: the share of probes answered in time *and* passed;
+* consistency: how sampled real user answers held up when graded (:mod:`.traffic`)
+  against what the miner's probe pass rate ``p`` predicts: when ``x`` of ``n`` passed
+  and so few passes were unlikely (binomial ``P(X <= x | n, p) < SIGNIFICANCE``), it
+  is ``(x / n) / p``; otherwise 1 (an honest weak model fails users as often as probes
+  and is not punished twice). It multiplies the total, so a miner that serves users
+  worse than it serves probes loses its score;
+* total: ``consistency x`` the subnet's weights dotted with the four components.
 
 A miner named only in ``availability`` (registered but never probed this epoch) gets
-zero quality, speed and participation: it is scored, not skipped.
+zero everywhere: it is scored, not skipped.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from tensornode.scoring.schemas import ComponentWeights, Evidence, MinerScore, RoundResult
+
+SIGNIFICANCE = 0.05
+"""How unlikely the user answers' passes must be, given the probe pass rate, to count."""
+
+
+def served_like_probes(passed: int, graded: int, probe_share: float) -> float:
+    """The consistency factor (see the module docstring); 1 without graded traffic."""
+    if graded == 0 or passed >= graded * probe_share:
+        return 1.0
+    p = min(max(probe_share, 0.0), 1.0)
+    tail = sum(math.comb(graded, k) * p**k * (1 - p) ** (graded - k) for k in range(passed + 1))
+    if tail >= SIGNIFICANCE:
+        return 1.0  # as many user failures as the probe pass rate predicts
+    return min(1.0, (passed / graded) / p) if p > 0 else 0.0
 
 
 def _mean(values: list[float]) -> float:
@@ -30,31 +58,40 @@ def score_miner(
     availability: float,
     weights: ComponentWeights,
 ) -> MinerScore:
-    """One miner's components from its evidence and its availability share."""
+    """One miner's components from its evidence and its availability share (the
+    monitor's raw share; credited here in proportion to the probes passed)."""
     if not 0.0 <= availability <= 1.0:
         raise ValueError(f"availability of {miner_id} must be in [0, 1], got {availability}")
-    quality = _mean([e.score for e in evidence])
-    speed = _mean([e.speed for e in evidence])
-    answered = sum(1 for e in evidence if e.answered)
-    participation = answered / len(evidence) if evidence else 0.0
-    total = (
+    probes = [e for e in evidence if not e.traffic]
+    traffic = [e for e in evidence if e.traffic]
+    passed = sum(1 for e in probes if e.passed)
+    passed_share = passed / len(probes) if probes else 0.0
+    quality = _mean([e.score if e.passed else 0.0 for e in probes])
+    speed = _mean([e.speed for e in probes])
+    credited = availability * passed_share
+    traffic_passed = sum(1 for e in traffic if e.passed)
+    consistency = served_like_probes(traffic_passed, len(traffic), passed_share)
+    total = consistency * (
         weights.quality * quality
         + weights.speed * speed
-        + weights.availability * availability
-        + weights.participation * participation
+        + weights.availability * credited
+        + weights.participation * passed_share
     )
     return MinerScore(
         miner_id=miner_id,
         quality=round(quality, 6),
         speed=round(speed, 6),
-        availability=round(availability, 6),
-        participation=round(participation, 6),
+        availability=round(credited, 6),
+        participation=round(passed_share, 6),
         total=round(total, 6),
         weights=weights,
-        probes=len(evidence),
-        answered=answered,
-        passed=sum(1 for e in evidence if e.passed),
+        probes=len(probes),
+        answered=sum(1 for e in probes if e.answered),
+        passed=passed,
         evidence=tuple(evidence),
+        consistency=round(consistency, 6),
+        traffic=len(traffic),
+        traffic_passed=traffic_passed,
     )
 
 

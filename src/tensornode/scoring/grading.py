@@ -4,15 +4,19 @@ Order of judgement for one (challenge, miner):
 
 1. no answer in time -> ``timeout``; refused, non-200, not JSON, no answer key -> ``error``;
 2. empty answer, echo of the prompt -> ``penalty``;
-3. open challenge: an answer several miners share verbatim -> ``penalty`` (copying);
+3. open challenge: an answer another miner gave first, verbatim, to its own (different)
+   question -> ``penalty`` (copying); the first answer to arrive keeps its score, so an
+   honest miner is never penalised for being copied;
 4. the family's checker (verifiable) or embedding similarity / the judge (open);
    ``pass`` from the subnet's threshold, ``fail`` below it.
 
-Speed is then credited to passes only: ``min(1, median / latency)`` with the median of
-the passing answers' latencies for that challenge. It is scale-free (a long open answer
-and a one-number answer are judged against their own median), gives full credit at or
-below the median (so jitter among fast miners does not matter) and halves at twice the
-median. Non-passing answers get no speed credit.
+Speed is then credited to passes only: ``min(1, median / pace)`` where a pace is the
+latency per word of the challenge's expected answer (each miner answers its own
+instances, and one open question needs a longer answer than another; the expected
+answer's length is the validator's, so padding an answer buys nothing) and the median
+is over the passing answers of that family in the round. It is scale-free, gives full
+credit at or below the median (so jitter among fast miners does not matter) and halves
+at twice the median. Non-passing answers get no speed credit.
 """
 
 from __future__ import annotations
@@ -75,22 +79,22 @@ async def grade_round(
     options: GradingOptions,
 ) -> tuple[list[Evidence], dict[str, float | None]]:
     """Evidence for every probe of a round (``probes``: challenge id -> results) and the
-    per-challenge median latency of passing answers."""
+    per-family median latency of passing answers."""
     verdicts: dict[tuple[str, str], tuple[float, Verdict, str]] = {}
     pending: list[tuple[Challenge, ProbeResult]] = []
     for ch in challenges:
-        results = probes[ch.id]
-        for p in results:
+        for p in probes[ch.id]:
             early = _preliminary(ch, p)
             if early is not None:
                 verdicts[(ch.id, p.miner_id)] = early
-            elif not ch.open:
+            elif ch.open:
+                pending.append((ch, p))
+            else:
                 check = FAMILIES[ch.family].check
                 assert check is not None  # verifiable families always have a checker
                 out = check(ch.expected, p.answer or "")
                 verdicts[(ch.id, p.miner_id)] = _judged(out, options.pass_threshold)
-        if ch.open:
-            pending += _copy_checked(ch, results, verdicts, options)
+    pending = _copy_checked(pending, verdicts, options)
     for (ch, p), out in zip(
         pending, await _score_open(pending, embedder, judge, options), strict=True
     ):
@@ -103,29 +107,30 @@ def _judged(out: Outcome, threshold: float) -> tuple[float, Verdict, str]:
 
 
 def _copy_checked(
-    ch: Challenge,
-    results: Sequence[ProbeResult],
+    pending: Sequence[tuple[Challenge, ProbeResult]],
     verdicts: dict[tuple[str, str], tuple[float, Verdict, str]],
     options: GradingOptions,
 ) -> list[tuple[Challenge, ProbeResult]]:
-    """Mark copy groups among the unjudged answers; return the rest for scoring."""
-    open_answers = {
-        p.miner_id: p.answer or "" for p in results if (ch.id, p.miner_id) not in verdicts
-    }
+    """Penalise open answers another miner gave verbatim before; return the rest."""
+    keyed = {(ch.id, p.miner_id): p for ch, p in pending}
+    answers = {key: p.answer or "" for key, p in keyed.items()}
     copies = find_copies(
-        open_answers, min_words=options.copy_min_words, min_group=options.copy_min_group
+        answers,
+        first=lambda key: keyed[key].order,
+        min_words=options.copy_min_words,
+        min_group=options.copy_min_group,
     )
     rest = []
-    for p in results:
-        if p.miner_id in copies:
-            n = copies[p.miner_id] - 1
-            verdicts[(ch.id, p.miner_id)] = (
-                0.0,
-                "penalty",
-                f"copying: the same answer as {n} other miner{'s' if n != 1 else ''}",
-            )
-        elif p.miner_id in open_answers:
+    for ch, p in pending:
+        original = copies.get((ch.id, p.miner_id))
+        if original is None:
             rest.append((ch, p))
+            continue
+        verdicts[(ch.id, p.miner_id)] = (
+            0.0,
+            "penalty",
+            f"copying: the same answer miner {original[1]} gave first",
+        )
     return rest
 
 
@@ -161,14 +166,11 @@ def _with_speed(
     verdicts: Mapping[tuple[str, str], tuple[float, Verdict, str]],
     options: GradingOptions,
 ) -> tuple[list[Evidence], dict[str, float | None]]:
-    evidence: list[Evidence] = []
-    medians: dict[str, float | None] = {}
+    rows: list[tuple[Challenge, Evidence]] = []
     for ch in challenges:
-        rows = []
         for p in probes[ch.id]:
             score, verdict, reason = verdicts[(ch.id, p.miner_id)]
-            rows.append(
-                Evidence(
+            rows.append((ch, Evidence(
                     round_id=round_id,
                     challenge_id=ch.id,
                     challenge_hash=ch.hash,
@@ -180,14 +182,27 @@ def _with_speed(
                     score=round(score, 4),
                     verdict=verdict,
                     reason=reason,
-                )
-            )
-        passing = [e.latency_s for e in rows if e.passed and e.latency_s is not None]
-        median = statistics.median(passing) if passing else None
-        medians[ch.id] = median
-        for e in rows:
-            if e.passed and median is not None and e.latency_s is not None:
-                speed = 1.0 if e.latency_s <= median else median / e.latency_s
-                e = replace(e, speed=round(speed, 4))
-            evidence.append(e)
+                )))  # fmt: skip
+
+    def pace(ch: Challenge, e: Evidence) -> float | None:
+        if not e.passed or e.latency_s is None:
+            return None
+        return e.latency_s / max(1, len(ch.expected.split()))
+
+    passing: dict[str, list[float]] = {}
+    for ch, e in rows:
+        value = pace(ch, e)
+        if value is not None:
+            passing.setdefault(e.family, []).append(value)
+    medians: dict[str, float | None] = {
+        family: statistics.median(passing[family]) if family in passing else None
+        for family in dict.fromkeys(ch.family for ch in challenges)
+    }
+    evidence = []
+    for ch, e in rows:
+        median, value = medians.get(e.family), pace(ch, e)
+        if median is not None and value is not None:
+            speed = 1.0 if value <= median else median / value
+            e = replace(e, speed=round(speed, 4))
+        evidence.append(e)
     return evidence, medians

@@ -6,20 +6,24 @@
   (difflib ratio >= 0.9 at comparable length). An echo of an open question would
   otherwise score well on embedding similarity, since question and answer share words.
 * copying (open prompts only): answers identical after :func:`~.scorers.text.loose`
-  normalisation (case, punctuation, whitespace) given by ``min_group`` or more miners,
+  normalisation (case, punctuation, whitespace) in a group of ``min_group`` or more,
   when the answer has at least ``min_words`` words; short factual answers ("Paris.")
-  legitimately coincide and are exempt. The original cannot be told from the copies
-  inside one round, so the whole group scores zero; honest miners sample their own
-  wording and do not collide on answers of several sentences.
+  legitimately coincide and are exempt. Every miner answers its own questions, so a
+  shared long answer is a canned or copied one; the answer that arrived *first* keeps
+  its score (an honest miner is never penalised for being copied), the later ones are
+  copies.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from difflib import SequenceMatcher
+from typing import TypeVar
 
 from tensornode.scoring.scorers.text import loose
+
+K = TypeVar("K", bound=Hashable)
 
 
 def is_empty(answer: str) -> bool:
@@ -43,12 +47,22 @@ def echoes_prompt(prompt: str, answer: str) -> bool:
 
 
 def find_copies(
-    answers: Mapping[str, str], *, min_words: int = 6, min_group: int = 2
-) -> dict[str, int]:
-    """miner id -> size of its copy group, for miners whose answer others share verbatim."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for miner_id, answer in answers.items():
-        key = loose(answer)
-        if len(key.split()) >= min_words:
-            groups[key].append(miner_id)
-    return {m: len(ids) for ids in groups.values() if len(ids) >= min_group for m in ids}
+    answers: Mapping[K, str],
+    *,
+    first: Callable[[K], float],
+    min_words: int = 6,
+    min_group: int = 2,
+) -> dict[K, K]:
+    """copy -> the original it repeats, among ``answers`` (key -> answer text); the
+    original of a group is the one ``first`` ranks lowest (its arrival)."""
+    groups: dict[str, list[K]] = defaultdict(list)
+    for key, answer in answers.items():
+        text = loose(answer)
+        if len(text.split()) >= min_words:
+            groups[text].append(key)
+    copies: dict[K, K] = {}
+    for keys in groups.values():
+        if len(keys) >= min_group:
+            original, *rest = sorted(keys, key=first)
+            copies.update((k, original) for k in rest)
+    return copies

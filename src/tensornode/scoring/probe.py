@@ -1,106 +1,59 @@
-"""One request to one miner, timed from the moment it is actually sent.
+"""One request to one miner through the network's one miner client.
 
 Probes are ordinary user traffic: ``POST /api/chat`` with ``{"prompt", "temperature",
-"max_tokens"}`` (plus ``seed`` when asked), built by httpx exactly as
-``httpx.AsyncClient().post(url, json=body)`` builds it (same headers, same order, same
-compact JSON), and nothing of our own, so a miner cannot serve validators better than
-users. The gateway forwards user queries the same way.
+"max_tokens"}`` (plus ``seed`` when asked), sent through the very client the gateway
+uses for users (:class:`~tensornode.gateway.upstream.MinerUpstream`: same request line,
+same header set in the same order, same keep-alive connections) with the body built by
+the same :func:`~tensornode.gateway.upstream.chat_body` and signed by the coordinator
+like every user request (:mod:`tensornode.net.signing`). A miner receives the same bytes
+from a probe as from a user, so it cannot serve validators better than users.
 
-Latency runs from httpcore's ``send_request_headers.started`` trace event (after the
-validator's own semaphore has let the probe go and after any TCP connect) to the last
-byte of the body; so queueing inside the validator is never charged to a miner. The
-deadline, ``timeout`` seconds, is re-armed at that same moment; before it, connecting
-has its own ``timeout`` allowance.
-
-:class:`ProbeClient` keeps one small httpx transport (connection pool) per miner origin.
-One shared pool for a thousand miners would not do: httpcore scans every pooled
-connection for every queued request, which is quadratic in the number of miners.
+Latency runs from just before the request is handed to the client (after the
+validator's own concurrency slot let it go) to the last byte of the answer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import ssl
 import time
 from typing import Any
 
-import httpx
-
 from tensornode.contracts.miner import ANSWER_KEYS
+from tensornode.gateway.failover import AttemptFailed
+from tensornode.gateway.upstream import MinerUpstream, Upstream, chat_body
+from tensornode.net.signing import HEADER, RequestSigner
 from tensornode.scoring.schemas import Challenge, MinerTarget, ProbeResult
 
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
 class ProbeClient:
-    """Per-miner keep-alive connections for probes; share one per process.
+    """The miner client probes go through; share one per process.
 
-    ``transport`` (tests) replaces every per-origin transport with one given transport,
-    e.g. ``httpx.MockTransport``. Origins unused for ``idle_origin_s`` are closed by
-    :meth:`prune`, which :func:`~tensornode.scoring.round.run_round` calls each round.
+    ``upstream`` defaults to a :class:`MinerUpstream` of its own (tests pass any
+    :class:`Upstream`); ``signer`` signs each request for its miner (the coordinator's
+    key; a remote validator has none).
     """
 
     def __init__(
-        self,
-        *,
-        connections_per_miner: int = 2,
-        keepalive_expiry: float = 60.0,
-        idle_origin_s: float = 900.0,
-        verify: ssl.SSLContext | bool = True,
-        transport: httpx.AsyncBaseTransport | None = None,
+        self, *, upstream: Upstream | None = None, signer: RequestSigner | None = None
     ) -> None:
-        self._limits = httpx.Limits(
-            max_connections=connections_per_miner,
-            max_keepalive_connections=connections_per_miner,
-            keepalive_expiry=keepalive_expiry,
-        )
-        self._verify = verify
-        self._ssl: ssl.SSLContext | None = None
-        self._fixed = transport
-        self._transports: dict[tuple[bytes, bytes, int | None], httpx.AsyncBaseTransport] = {}
-        self._last_used: dict[tuple[bytes, bytes, int | None], float] = {}
-        self._idle_origin_s = idle_origin_s
-        self._builder = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.upstream: Upstream = upstream or MinerUpstream()
+        self.signer = signer
 
-    def build_request(self, url: str, payload: dict[str, Any], **extensions: Any) -> httpx.Request:
-        """The request ``httpx.AsyncClient().post(url, json=payload)`` would send."""
-        return self._builder.build_request("POST", url, json=payload, extensions=extensions)
-
-    def transport_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
-        """The connection pool of ``url``'s origin (created on first use)."""
-        if self._fixed is not None:
-            return self._fixed
-        key = (url.raw_scheme, url.raw_host, url.port)
-        self._last_used[key] = time.monotonic()
-        transport = self._transports.get(key)
-        if transport is None:
-            if self._ssl is None:  # one SSL context for every origin (building one is slow)
-                self._ssl = (
-                    self._verify
-                    if isinstance(self._verify, ssl.SSLContext)
-                    else httpx.create_ssl_context(verify=self._verify)
-                )
-            transport = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits)
-            self._transports[key] = transport
-        return transport
+    def headers(self, target: MinerTarget, body: bytes) -> dict[str, str] | None:
+        """The signature header for ``body`` sent to ``target`` (None without a key)."""
+        if self.signer is None:
+            return None
+        return {HEADER: self.signer.header(target.url, body)}
 
     async def prune(self) -> int:
-        """Close the pools of origins not probed for ``idle_origin_s``; how many."""
-        cutoff = time.monotonic() - self._idle_origin_s
-        stale = [k for k, t in self._last_used.items() if t < cutoff]
-        for key in stale:
-            del self._last_used[key]
-            await self._transports.pop(key).aclose()
-        return len(stale)
+        """Kept for the round's call; the client's pools expire idle connections."""
+        return 0
 
     async def aclose(self) -> None:
         """Close every connection."""
-        for transport in self._transports.values():
-            await transport.aclose()
-        self._transports.clear()
-        self._last_used.clear()
-        await self._builder.aclose()
+        await self.upstream.aclose()
 
     async def __aenter__(self) -> ProbeClient:
         return self
@@ -143,36 +96,24 @@ async def send_probe(
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> ProbeResult:
     """POST ``payload`` to the miner's chat endpoint and classify what came back."""
-    loop = asyncio.get_running_loop()
-    sent_at: float | None = None
     miner = target.miner_id
+    body = chat_body(payload)
+    headers = client.headers(target, body)
+    started = time.perf_counter()
     try:
-        async with asyncio.timeout_at(loop.time() + 2 * timeout) as deadline:
-
-            async def trace(event: str, info: dict[str, Any]) -> None:
-                nonlocal sent_at
-                if event.endswith("send_request_headers.started"):
-                    sent_at = loop.time()
-                    deadline.reschedule(sent_at + timeout)
-
-            timeouts = httpx.Timeout(timeout).as_dict()
-            request = client.build_request(target.chat_url, payload, trace=trace, timeout=timeouts)
-            response = await client.transport_for(request.url).handle_async_request(request)
-            try:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        return ProbeResult(miner, "error", error=f"response over {max_bytes} bytes")
-            finally:
-                await response.aclose()
-            done = loop.time()
-    except (TimeoutError, httpx.TimeoutException):
-        return ProbeResult(miner, "timeout", error=f"no answer within {timeout:g}s")
-    except httpx.HTTPError as exc:
-        return ProbeResult(miner, "error", error=_describe(exc))
-    latency = done - sent_at if sent_at is not None else None
-    return _classify(miner, response.status_code, bytes(body), latency)
+        status, answer = await client.upstream.post_json(
+            target.chat_url, body, timeout=timeout, headers=headers
+        )
+    except AttemptFailed as failure:
+        if failure.timeout:
+            return ProbeResult(miner, "timeout", error=f"no answer within {timeout:g}s")
+        return ProbeResult(miner, "error", error=failure.reason)
+    latency = time.perf_counter() - started
+    if len(answer) > max_bytes:
+        return ProbeResult(
+            miner, "error", http_status=status, error=f"response over {max_bytes} bytes"
+        )
+    return _classify(miner, status, answer, latency)
 
 
 def _classify(miner: str, status: int, body: bytes, latency: float | None) -> ProbeResult:
@@ -189,9 +130,3 @@ def _classify(miner: str, status: int, body: bytes, latency: float | None) -> Pr
     if answer is None:
         return error(f"no answer under {'|'.join(ANSWER_KEYS)}")
     return ProbeResult(miner, "ok", answer=answer, latency_s=latency, http_status=status)
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return f"connection failed: {exc}" if str(exc) else "connection failed"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

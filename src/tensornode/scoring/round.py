@@ -3,14 +3,19 @@
 ``run_round`` is one pass with no database and no sleeping, so the coordinator's loop
 and tests drive it the same way. The seed decides everything that is drawn (families,
 tasks, request parameters, each miner's challenge order, the commitment salt): the same
-seed replays the same round, and a fresh secret seed (``secrets.randbits(128)``) makes a
+seed replays the same round, and a fresh secret seed (issued by the coordinator) makes a
 round nobody could prepare for. Keep the seed secret until the epoch's reveal: it
 derives the salt.
 
-Concurrency: each miner receives its challenges one after another (in its own shuffled
-order), so a miner never competes with itself for the latency it is judged on, and up
-to ``concurrency`` probes are in flight across miners. Miners that fail are scored zero,
-never skipped.
+Each miner gets its own challenge instances: the same family mix for everyone (a fair
+comparison), but tasks drawn from the seed *and the miner's id*, so no two miners are
+asked the same thing and an answer cannot be copied from another miner within a round.
+Open questions come only from a private :class:`QuestionBank`; without one a round is
+generated tasks only.
+
+Concurrency: each miner receives its challenges one after another, so a miner never
+competes with itself for the latency it is judged on, and up to ``concurrency`` probes
+are in flight across miners. Miners that fail are scored zero, never skipped.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from tensornode.net.signing import RequestSigner
 from tensornode.scoring.challenges import FAMILIES
+from tensornode.scoring.challenges.open_questions import QuestionBank
 from tensornode.scoring.grading import Embedder, GradingOptions, grade_round
 from tensornode.scoring.probe import (
     MAX_RESPONSE_BYTES,
@@ -59,18 +66,40 @@ def round_id_for(rng_seed: int) -> str:
     return hashlib.sha256(f"tensornode-round:{rng_seed}".encode()).hexdigest()[:16]
 
 
-def plan_round(subnet: Subnet, rng_seed: int, count: int | None = None) -> list[Challenge]:
-    """The round's challenges, drawn from ``rng_seed`` alone."""
-    rng = random.Random(rng_seed)
-    salt = rng.randbytes(16).hex()
+OPEN = "open"
+
+
+def _rng(rng_seed: int, label: str) -> random.Random:
+    digest = hashlib.sha256(f"{rng_seed}:{label}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def plan_round(
+    subnet: Subnet,
+    rng_seed: int,
+    count: int | None = None,
+    *,
+    miner_id: str = "",
+    bank: QuestionBank | None = None,
+) -> list[Challenge]:
+    """Miner ``miner_id``'s challenges in the round ``rng_seed`` makes (drawn from the
+    seed and the miner id alone). Open questions only with a ``bank``."""
+    round_rng = random.Random(rng_seed)
+    salt = round_rng.randbytes(16).hex()
     round_id = round_id_for(rng_seed)
+    names = subnet.pick_families(round_rng, count, exclude=() if bank is not None else (OPEN,))
+    rng = _rng(rng_seed, f"plan:{miner_id}")
+    rng.shuffle(names)
+    prefix = round_id
+    if miner_id:
+        prefix += "-" + hashlib.sha256(miner_id.encode()).hexdigest()[:8]
     challenges = []
-    for i, name in enumerate(subnet.pick_families(rng, count)):
+    for i, name in enumerate(names):
         family = FAMILIES[name]
-        task = family.generate(rng)
+        task = bank.task(rng) if name == OPEN and bank is not None else family.generate(rng)
         challenges.append(
             Challenge(
-                id=f"{round_id}-{i}",
+                id=f"{prefix}-{i}",
                 family=name,
                 prompt=task.prompt,
                 expected=task.expected,
@@ -84,14 +113,20 @@ def plan_round(subnet: Subnet, rng_seed: int, count: int | None = None) -> list[
     return challenges
 
 
-def _miner_rng(rng_seed: int, miner_id: str) -> random.Random:
-    digest = hashlib.sha256(f"{rng_seed}:{miner_id}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+def plan_for_miners(
+    subnet: Subnet,
+    rng_seed: int,
+    miner_ids: Sequence[str],
+    count: int | None = None,
+    bank: QuestionBank | None = None,
+) -> dict[str, list[Challenge]]:
+    """miner id -> its own challenges in the round ``rng_seed`` makes."""
+    return {m: plan_round(subnet, rng_seed, count, miner_id=m, bank=bank) for m in miner_ids}
 
 
 async def probe_miners(
     miners: Sequence[MinerTarget],
-    challenges: Sequence[Challenge],
+    plans: Mapping[str, Sequence[Challenge]],
     *,
     rng_seed: int,
     client: ProbeClient,
@@ -100,16 +135,16 @@ async def probe_miners(
     options: RoundOptions,
     on_answer: Callable[[Challenge, ProbeResult], None] | None = None,
 ) -> dict[str, list[ProbeResult]]:
-    """challenge id -> one result per miner (in ``miners`` order); ``on_answer`` sees
-    each result as it arrives."""
+    """challenge id -> its miner's result (``plans``: miner id -> its challenges);
+    ``on_answer`` sees each result as it arrives. Results carry their arrival rank."""
     gate = asyncio.Semaphore(concurrency)
-    results: dict[tuple[str, str], ProbeResult] = {}
+    results: dict[str, list[ProbeResult]] = {}
+    arrived = 0
 
     async def one_miner(miner: MinerTarget) -> None:
-        rng = _miner_rng(rng_seed, miner.miner_id)
-        order = list(challenges)
-        rng.shuffle(order)
-        for ch in order:
+        nonlocal arrived
+        rng = _rng(rng_seed, f"send:{miner.miner_id}")
+        for ch in plans[miner.miner_id]:
             seed = rng.randrange(2**31) if options.send_seed else None
             async with gate:
                 result = await send_probe(
@@ -119,12 +154,14 @@ async def probe_miners(
                     timeout=timeout,
                     max_bytes=options.max_response_bytes,
                 )
-            results[(ch.id, miner.miner_id)] = result
+            arrived += 1
+            result = replace(result, order=arrived)
+            results[ch.id] = [result]
             if on_answer is not None:
                 on_answer(ch, result)
 
     await asyncio.gather(*(one_miner(m) for m in miners))
-    return {ch.id: [results[(ch.id, m.miner_id)] for m in miners] for ch in challenges}
+    return results
 
 
 async def run_round(
@@ -138,6 +175,7 @@ async def run_round(
     embedder: Embedder | None = None,
     judge: JudgeScorer | None = None,
     options: RoundOptions | None = None,
+    bank: QuestionBank | None = None,
 ) -> RoundResult:
     """Probe every miner with the round's challenges and grade every answer.
 
@@ -153,7 +191,10 @@ async def run_round(
     options = options or RoundOptions(grading=GradingOptions(pass_threshold=subnet.pass_threshold))
     started = datetime.now(UTC)
     await client.prune()
-    challenges = plan_round(subnet, rng_seed, options.challenges)
+    plans = plan_for_miners(
+        subnet, rng_seed, [m.miner_id for m in miners], options.challenges, bank
+    )
+    challenges = [ch for m in miners for ch in plans[m.miner_id]]
     prefetcher: Prefetcher | None = None
     if options.overlap_embedding and judge is None and any(c.open for c in challenges):
         embedder = embedder or EmbeddingScorer()
@@ -167,7 +208,7 @@ async def run_round(
 
     probes = await probe_miners(
         miners,
-        challenges,
+        plans,
         rng_seed=rng_seed,
         client=client,
         concurrency=concurrency,
@@ -192,6 +233,7 @@ async def run_round(
     )
 
 
-def make_probe_client(connections_per_miner: int = 2) -> ProbeClient:
-    """The shared probe client (one per process): per-miner keep-alive pools."""
-    return ProbeClient(connections_per_miner=connections_per_miner)
+def make_probe_client(signer: RequestSigner | None = None) -> ProbeClient:
+    """The shared probe client (one per process): the gateway's miner client, signing
+    with ``signer`` (the coordinator's key) when given."""
+    return ProbeClient(signer=signer)

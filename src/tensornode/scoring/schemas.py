@@ -4,10 +4,10 @@ Frozen dataclasses (cheap to build by the thousand in a round; pydantic serialis
 with ``TypeAdapter`` or ``dataclasses.asdict``). No logic here beyond small derived
 properties and validation of weights.
 
-A round is ``challenges x miners`` probes. Each probe leaves one :class:`Evidence`: the
-challenge's id and salted hash, the (truncated) answer, latency, verdict and reason, so
-a miner can ask "why is my score X" and anyone holding the revealed challenges can
-recompute it.
+A round gives each miner its own challenge instances (same family mix, different
+tasks). Each probe leaves one :class:`Evidence`: the challenge's id and salted hash,
+the (truncated) answer, latency, verdict and reason, so a miner can ask "why is my
+score X" and anyone holding the revealed challenges can recompute it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ ProbeStatus = Literal["ok", "timeout", "error"]
 
 Verdict = Literal["pass", "fail", "penalty", "timeout", "error"]
 """pass: score >= the subnet's threshold; fail: below it; penalty: zeroed by a rule."""
+
+TRAFFIC_FAMILY = "traffic"
+"""The family of evidence graded from sampled real gateway traffic (not a challenge)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ def challenge_hash(salt: str, prompt: str, expected: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
-    """One task of a round, sent identically to every miner.
+    """One task of a round, drawn for one miner (each miner gets its own instances).
 
     ``expected`` is the exact answer (verifiable families) or the reference answer (open
     questions). ``hash`` commits to prompt and expected answer under the round's ``salt``;
@@ -93,6 +96,7 @@ class ProbeResult:
     latency_s: float | None = None
     http_status: int | None = None
     error: str | None = None
+    order: int = 0  # arrival rank in the round (the first of identical answers keeps its score)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +130,13 @@ class Evidence:
 
     @property
     def answered(self) -> bool:
-        """Answered in time with a well-formed reply (the participation criterion)."""
+        """Answered in time with a well-formed reply."""
         return self.status == "ok"
+
+    @property
+    def traffic(self) -> bool:
+        """Graded from a sampled real user request, not from a challenge."""
+        return self.family == TRAFFIC_FAMILY
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +203,9 @@ class MinerScore:
     answered: int
     passed: int
     evidence: tuple[Evidence, ...] = ()
+    consistency: float = 1.0  # share of graded user answers that held up (1 when none)
+    traffic: int = 0  # sampled user answers graded
+    traffic_passed: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,13 @@ import asyncio
 import json
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from tensornode.errors import Unauthenticated
+from tensornode.net.signing import HEADER, RequestVerifier
 from tensornode.scoring.challenges import solve_prompt
 from tensornode.scoring.challenges.open_questions import find_question
 
@@ -85,29 +88,64 @@ class SeenRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    head: bytes = b""  # the request line and headers exactly as received
+
+
+Reply = tuple[int, dict[str, Any]]
+Handler = Callable[[Mapping[str, Any], Mapping[str, str], bytes], Awaitable[Reply]]
+"""A custom chat handler: (parsed body, lower-cased headers, raw body) -> (status, JSON)."""
 
 
 @dataclass
 class ScriptedMiner:
-    """A miner with known behaviour; ``fail_every=2`` fails every second request (500)."""
+    """A miner with known behaviour; ``fail_every=2`` fails every second request (500).
+
+    ``token_delay_s`` adds a delay per word of the answer, as a real model's decoding
+    does; ``verifier`` refuses chat requests the coordinator did not sign for this miner
+    (401, as the reference miner with ``miner.coordinator_key``); ``handler`` replaces
+    the chat behaviour altogether (relays, broken backends).
+    """
 
     answer: Callable[[str], str] = correct
     key: str = "response"
     delay_s: float = 0.0
+    token_delay_s: float = 0.0
     fail_every: int = 0
     record: bool = False
+    verifier: RequestVerifier | None = None
+    handler: Handler | None = None
     requests: int = 0
     seen: list[SeenRequest] = field(default_factory=list)
 
-    async def chat(self, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def chat(
+        self,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        raw: bytes = b"",
+    ) -> Reply:
         """The reply to one ``/api/chat`` request body."""
         self.requests += 1
+        if self.verifier is not None:
+            try:
+                self.verifier.check((headers or {}).get(HEADER.lower()), raw)
+            except Unauthenticated as exc:
+                return 401, {"error": exc.message}
+        if self.handler is not None:
+            return await self.handler(body, headers or {}, raw)
         prompt = str(body.get("prompt", ""))
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        reply = self.answer(prompt)
+        delay = self.delay_s + self.token_delay_s * len(reply.split())
+        if delay:
+            await asyncio.sleep(delay)
         if self.fail_every and self.requests % self.fail_every == 0:
             return 500, {"error": "backend failed"}
-        return 200, {self.key: self.answer(prompt), "model": "scripted", "processing_time": 0.0}
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return 200, {
+            self.key: reply,
+            "model": "scripted",
+            "timestamp": stamp,
+            "processing_time": delay,
+        }
 
 
 class MinerFarm:
@@ -178,8 +216,8 @@ class MinerFarm:
                 length = int(headers.get("content-length", "0"))
                 body = await reader.readexactly(length) if length else b""
                 if miner.record:
-                    miner.seen.append(SeenRequest(method, path, headers, body))
-                status, payload = await _route(miner, method, path, body)
+                    miner.seen.append(SeenRequest(method, path, headers, body, head))
+                status, payload = await _route(miner, method, path, headers, body)
                 data = json.dumps(payload).encode()
                 reason = "OK" if status == 200 else "Error"
                 head_out = (
@@ -200,14 +238,14 @@ class MinerFarm:
 
 
 async def _route(
-    miner: ScriptedMiner, method: str, path: str, body: bytes
+    miner: ScriptedMiner, method: str, path: str, headers: Mapping[str, str], body: bytes
 ) -> tuple[int, dict[str, Any]]:
     if method == "POST" and path.startswith("/api/chat"):
         try:
             parsed = json.loads(body)
         except ValueError:
             return 400, {"error": "body is not JSON"}
-        return await miner.chat(parsed if isinstance(parsed, dict) else {})
+        return await miner.chat(parsed if isinstance(parsed, dict) else {}, headers, body)
     if method == "GET" and path == "/health":
         return 200, {"status": "healthy", "model_loaded": True, "uptime": "0h 0m 1s"}
     if method == "GET" and path == "/info":

@@ -11,7 +11,7 @@ from scoring.network.conftest import Network, network
 from tensornode.config import Settings
 from tensornode.epochs.clock import epoch_at
 from tensornode.scoring.network.models import ValidationRound
-from tensornode.scoring.round import plan_round
+from tensornode.scoring.round import plan_for_miners
 from tensornode.scoring.scorers.embedding import EmbeddingScorer
 from tensornode.scoring.sim import correct
 from tensornode.scoring.subnets import get_subnet
@@ -49,7 +49,7 @@ async def test_leaderboard_ranks_honest_fast_miners_first(
     assert bad_epoch.status_code == 422 and "error" in bad_epoch.json()
     by_name = {row["name"]: row for row in board["data"]}
     order = [row["name"] for row in board["data"]]
-    assert order[:2] == ["correct", "slow"] and order[-1] == "down"
+    assert order[:2] == ["correct", "slow"] and set(order[2:]) == {"wrong", "echo", "down"}
     assert [row["rank"] for row in board["data"]] == [1, 2, 3, 4, 5]
     assert by_name["correct"]["quality"] > 0.9 and by_name["slow"]["quality"] > 0.9
     assert by_name["correct"]["speed"] > by_name["slow"]["speed"]
@@ -59,7 +59,9 @@ async def test_leaderboard_ranks_honest_fast_miners_first(
     listed = {m["minerId"]: m for m in rounds["data"][0]["miners"]}
     assert listed[net.miners["correct"]]["passed"] == 8
     assert listed[net.miners["down"]]["answered"] == 0
-    assert by_name["echo"]["quality"] == 0.0 and by_name["echo"]["participation"] == 1.0
+    for junk in ("wrong", "echo", "down"):  # up and answering fast is worth nothing
+        assert by_name[junk]["total"] == 0.0 and by_name[junk]["participation"] == 0.0
+        assert by_name[junk]["availability"] == 0.0
     assert board["weights"] == {
         "quality": 0.4, "speed": 0.3, "availability": 0.2, "participation": 0.1
     }  # fmt: skip
@@ -85,10 +87,13 @@ async def test_miner_scores_show_evidence_and_reasons(
     assert first["verdict"] == "penalty" and first["reason"] == "answer echoes the prompt"
     assert len(first["challengeHash"]) == 64 and first["latencyS"] is not None
     assert any(
-        line.startswith("8 of 8 challenges failed with an error: connection failed")
+        line.startswith("8 of 8 challenges failed with an error: cannot connect to 127.0.0.1")
         for line in down["current"]["why"]
     ), down["current"]["why"]
-    assert "0 of 1 health probes succeeded (availability 0.00)" in down["current"]["why"]
+    assert (
+        "0 of 1 health probes succeeded, credited for the 0 of 8 challenges passed "
+        "(availability 0.00)"
+    ) in down["current"]["why"]
     assert good["current"]["why"][0].startswith("all 8 challenges passed (quality ")
     assert good["current"]["final"] is False and good["history"] == []
     wrong = page.json()["evidence"]
@@ -100,28 +105,40 @@ async def test_miner_scores_show_evidence_and_reasons(
 async def test_submitted_rounds_are_regraded_by_the_coordinator(
     settings: Settings, embedder: EmbeddingScorer
 ) -> None:
-    """A validator sends observations; the verdicts are the coordinator's own."""
+    """A validator sends observations on the seed it was issued; the verdicts are the
+    coordinator's own, and a round must cover every miner it was given."""
     async with network(settings, embedder, ("correct", "wrong")) as net:
         runtime = net.runtime
-        seed = 123456789
-        challenges = plan_round(get_subnet("llm"), seed, 8)
+        own = {"X-Wallet-Address": runtime.service.own_account}
+        stranger = {"X-Wallet-Address": "0.0.555"}
+        targets = (await net.client.get("/validation/targets", headers=own)).json()
+        seed = int(targets["seed"])
+        ids = [t["minerId"] for t in targets["data"]]
+        plans = plan_for_miners(get_subnet("llm"), seed, ids, 8)
         now = datetime.now(UTC).isoformat()
+        name = {miner_id: n for n, miner_id in net.miners.items()}
         # the validator claims the "wrong" miner gave right answers on verifiable tasks
         # and the "correct" one gave wrong answers: the grading follows the answers
         probes = [
             {
-                "challengeId": c.id, "minerId": net.miners[name], "status": "ok",
-                "answer": correct(c.prompt) if name == "wrong" else "no idea",
+                "challengeId": c.id, "minerId": m, "status": "ok",
+                "answer": correct(c.prompt) if name[m] == "wrong" else "no idea",
                 "latencyS": 0.05,
             }
-            for c in challenges
-            for name in ("correct", "wrong")
+            for m in ids
+            for c in plans[m]
         ]  # fmt: skip
-        body = {"subnet": "llm", "seed": str(seed), "challenges": 8, "startedAt": now,
+        body = {"subnet": "llm", "seed": targets["seed"], "issuedAt": targets["issuedAt"],
+                "ticket": targets["ticket"], "challenges": 8, "startedAt": now,
                 "finishedAt": now, "probes": probes}  # fmt: skip
-        own = {"X-Wallet-Address": runtime.service.own_account}
-        stranger = {"X-Wallet-Address": "0.0.555"}
         refused = await net.client.post("/validation/rounds", json=body, headers=stranger)
+        own_seed = await net.client.post(
+            "/validation/rounds", json={**body, "seed": str(seed + 1)}, headers=own
+        )
+        one_miner = [p for p in probes if p["minerId"] == ids[0]]
+        left_out = await net.client.post(
+            "/validation/rounds", json={**body, "probes": one_miner}, headers=own
+        )
         partial = await net.client.post(
             "/validation/rounds", json={**body, "probes": probes[:-1]}, headers=own
         )
@@ -134,10 +151,14 @@ async def test_submitted_rounds_are_regraded_by_the_coordinator(
             stored = await session.get(ValidationRound, accepted.json()["roundId"])
     assert refused.status_code == 403
     assert refused.json()["error"].startswith("account 0.0.555 is not a registered validator")
+    assert own_seed.status_code == 403  # a seed the validator picked itself
+    assert "does not match a seed this coordinator issued" in own_seed.json()["error"]
+    assert left_out.status_code == 403  # a round leaving a miner out
+    assert "probe every miner it listed" in left_out.json()["error"]
     assert partial.status_code == 400, partial.text
     assert "1 probes missing" in partial.json()["error"]
     assert other_count.status_code == 400
-    assert "is not one of round" in other_count.json()["error"]
+    assert "is not one of miner" in other_count.json()["error"]
     assert accepted.status_code == 201, accepted.text
     summary = {m["minerId"]: m for m in accepted.json()["miners"]}
     assert summary[net.miners["wrong"]]["passed"] == 8  # graded on the answers alone

@@ -20,6 +20,7 @@ from tensornode.db.session import Database
 from tensornode.errors import Conflict, InvalidInput, NotFound
 from tensornode.miner.check import check_miner
 from tensornode.net.safe_fetch import Resolver, check_url_allowed, pinned_url
+from tensornode.net.signing import RequestSigner
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,17 @@ class MinerService:
         *,
         allow_private: bool,
         resolver: Resolver | None = None,
+        signer: RequestSigner | None = None,
     ) -> None:
         """``allow_private``: accept endpoints on private or loopback addresses (dev mode);
-        ``resolver``: DNS for endpoint names (tests stand in for it)."""
+        ``resolver``: DNS for endpoint names (tests stand in for it); ``signer``: the
+        coordinator's request key, signing the registration check's chat requests as the
+        network's own are (a miner refusing unsigned ones passes)."""
         self.db = db
         self.http = http
         self.allow_private = allow_private
         self.resolver = resolver
+        self.signer = signer
 
     async def public(self, miner: Miner) -> MinerPublic:
         """A miner with its uptime, availability and request figures."""
@@ -148,7 +153,9 @@ class MinerService:
             )
         if taken is not None:
             raise Conflict(f"{endpoint} is already registered as miner {taken}")
-        report = await check_miner(endpoint, client=self.http, model_type=None, echo=False)
+        report = await check_miner(
+            endpoint, client=self.http, model_type=None, echo=False, signer=self.signer
+        )
         if not report.ok:
             failures = [{"name": r.name, "reason": r.reason} for r in report.failures]
             summary = "; ".join(f"{f['name']}: {f['reason']}" for f in failures)

@@ -134,6 +134,7 @@ class ValidationReads:
             answered=score.answered, passed=score.passed,
             health_probes=health.probes if health else 0,
             health_successes=health.successes if health else 0,
+            consistency=score.consistency, traffic=score.traffic,
             why=explain(score, health),
         )  # fmt: skip
         return MinerScoresPublic(

@@ -1,7 +1,7 @@
 """The plain-language "why" of a score: what a miner can act on.
 
 Lines come in a fixed order (not probed or all passed, timeouts, errors, penalties,
-wrong answers, slow passes, health probes); each names how many challenges were
+wrong answers, slow passes, graded user traffic, health probes); each names how many challenges were
 affected and the component it cost, e.g. "3 of 8 challenges timed out (participation
 0.62)" or "answers echoed the prompt on 2 challenges". Built from the same evidence the
 score was computed from.
@@ -31,7 +31,7 @@ def _top(counter: Counter[str], limit: int = 2) -> str:
 
 def explain(score: MinerScore, health: HealthStats | None) -> list[str]:
     """Why ``score`` is what it is, one sentence per cause."""
-    evidence = list(score.evidence)
+    evidence = [e for e in score.evidence if not e.traffic]
     total = len(evidence)
     lines: list[str] = []
     if total == 0:
@@ -41,8 +41,30 @@ def explain(score: MinerScore, health: HealthStats | None) -> list[str]:
         )
     else:
         lines += _probe_reasons(evidence, score)
+    lines += _traffic_reasons(score)
     lines.append(_availability_reason(score, health))
     return lines
+
+
+def _traffic_reasons(score: MinerScore) -> list[str]:
+    if not score.traffic:
+        return []
+    failed = [e for e in score.evidence if e.traffic and not e.passed]
+    if not failed:
+        return [
+            f"all {score.traffic} sampled user answers held up against other miners' "
+            f"(consistency {score.consistency:.2f})"
+        ]
+    why = _top(Counter(e.reason for e in failed), limit=1)
+    if score.consistency >= 1.0:
+        return [
+            f"{len(failed)} of {score.traffic} sampled user answers failed, as often as its "
+            f"probe answers do: {why} (consistency {score.consistency:.2f})"
+        ]
+    return [
+        f"served users worse than probes: {len(failed)} of {score.traffic} sampled user "
+        f"answers failed: {why} (consistency {score.consistency:.2f} multiplies the total)"
+    ]
 
 
 def _probe_reasons(evidence: list[Evidence], score: MinerScore) -> list[str]:
@@ -87,7 +109,9 @@ def _probe_reasons(evidence: list[Evidence], score: MinerScore) -> list[str]:
 def _availability_reason(score: MinerScore, health: HealthStats | None) -> str:
     if health is None or health.probes == 0:
         return "no health probes recorded in this window (availability 0)"
-    return (
-        f"{health.successes} of {health.probes} health probes succeeded "
-        f"(availability {score.availability:.2f})"
-    )
+    line = f"{health.successes} of {health.probes} health probes succeeded"
+    if score.probes and score.passed < score.probes:
+        line += f", credited for the {score.passed} of {score.probes} challenges passed"
+    elif not score.probes:
+        line += ", credited only for challenges passed (none yet)"
+    return f"{line} (availability {score.availability:.2f})"

@@ -1,9 +1,10 @@
 """A validator in its own process (``tensornode validator run``), signed in to a coordinator.
 
-One round: fetch the subnet's miners and the round's size from
-``GET /validation/targets``, draw a secret seed, plan the challenges from it, probe the
-miners directly (the engine's :func:`probe_miners`: same requests, same timing as the
-in-process validator), then submit the seed and what was observed to
+One round: fetch the subnet's miners, the round's size and the seed the coordinator
+issues from ``GET /validation/targets``, plan each miner's challenges from it, probe
+every listed miner directly (the engine's :func:`probe_miners`: the same client and
+bytes as the gateway and the in-process validator, unsigned: only the coordinator holds
+the request key), then submit the seed, its ticket and what was observed to
 ``POST /validation/rounds``. The coordinator re-plans and grades: this process needs no
 scoring model and never sends a score.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -28,7 +28,7 @@ from tensornode.scoring.network.schemas import (
     TargetsPublic,
 )
 from tensornode.scoring.probe import ProbeClient
-from tensornode.scoring.round import RoundOptions, plan_round, probe_miners
+from tensornode.scoring.round import RoundOptions, plan_for_miners, probe_miners
 from tensornode.scoring.schemas import MinerTarget, ProbeResult
 from tensornode.scoring.subnets import get_subnet
 
@@ -66,29 +66,38 @@ async def run_remote_round(
     targets = await fetch_targets(api, subnet)
     if not targets.data:
         return None
-    seed = secrets.randbits(128)
-    challenges = plan_round(get_subnet(targets.subnet), seed, targets.challenges_per_round)
+    seed = int(targets.seed)
     miners: Sequence[MinerTarget] = [
         MinerTarget(t.miner_id, t.url, t.model_type) for t in targets.data
     ]
+    plans = plan_for_miners(
+        get_subnet(targets.subnet),
+        seed,
+        [m.miner_id for m in miners],
+        targets.challenges_per_round,
+    )
     started = datetime.now(UTC)
-    await client.prune()
     probes = await probe_miners(
         miners,
-        challenges,
+        plans,
         rng_seed=seed,
         client=client,
         concurrency=concurrency,
         timeout=targets.timeout_s,
         options=RoundOptions(send_seed=targets.send_seed),
     )
+    arrived = sorted(
+        ((p, cid) for cid, results in probes.items() for p in results), key=lambda x: x[0].order
+    )
     body = RoundSubmission(
         subnet=targets.subnet,
-        seed=str(seed),
-        challenges=len(challenges),
+        seed=targets.seed,
+        issued_at=targets.issued_at,
+        ticket=targets.ticket,
+        challenges=targets.challenges_per_round,
         started_at=started,
         finished_at=datetime.now(UTC),
-        probes=[_submission(p, cid) for cid, results in probes.items() for p in results],
+        probes=[_submission(p, cid) for p, cid in arrived],  # in arrival order
     )
     payload = body.model_dump(mode="json", by_alias=True)
     response = await api.request("POST", "/validation/rounds", json=payload)

@@ -72,16 +72,21 @@ ValidatorAccount = Annotated[str, Depends(current_validator)]
 async def targets(
     validator: ValidatorAccount, runtime: RuntimeDep, subnet: Subnet = "llm"
 ) -> TargetsPublic:
-    """The miners of ``subnet`` to probe, and the round's size and per-request timeout."""
+    """The miners of ``subnet`` to probe (every eligible one: a round must cover them
+    all), the round's size and per-request timeout, and the seed issued for it."""
     service = runtime.service
     spec = service.subnet(subnet)
     data = [TargetPublic(miner_id=t.miner_id, url=t.url) for t in await service.targets(subnet)]
+    issued = service.issue_seed(validator, spec.name, [t.miner_id for t in data])
     settings = runtime.settings.validator
     return TargetsPublic(
         subnet=spec.name,
         challenges_per_round=service.challenges_per_round(spec),
         timeout_s=settings.timeout_s,
         send_seed=settings.send_seed,
+        seed=str(issued.seed),
+        issued_at=issued.issued_at,
+        ticket=issued.ticket,
         data=data,
         count=len(data),
     )

@@ -1,6 +1,7 @@
 """What validation needs in a running coordinator, built once per app.
 
-:class:`ValidationRuntime` holds the probe client, the scorers (the offline embedding
+:class:`ValidationRuntime` holds the probe client, the private question bank, the
+gateway's traffic sampler, the scorers (the offline embedding
 model, loaded on first use; the LLM judge when configured), the service and the two
 loops. ``build_app`` attaches one to ``app.state.validation`` and its lifespan enters
 :func:`validation_running`, which starts the loops unless their settings turn them off
@@ -18,15 +19,22 @@ from tensornode.config import Settings
 from tensornode.coordinator.services.miners import MinerService
 from tensornode.db.session import Database
 from tensornode.epochs.scheduler import EpochScheduler
+from tensornode.net.signing import RequestSigner
+from tensornode.scoring.challenges.open_questions import QuestionBank
 from tensornode.scoring.factory import make_judge
 from tensornode.scoring.grading import Embedder
 from tensornode.scoring.network.loop import ValidatorLoop
 from tensornode.scoring.network.service import ValidationService
 from tensornode.scoring.round import make_probe_client
+from tensornode.scoring.traffic import TrafficSampler
 
 
 class ValidationRuntime:
-    """The validation service, its scorers and its loops for one coordinator."""
+    """The validation service, its scorers and its loops for one coordinator.
+
+    ``signer`` is the coordinator's request key (probes are signed like user requests;
+    seeds derive from it); ``traffic`` the gateway's sampler of answered requests.
+    """
 
     def __init__(
         self,
@@ -35,13 +43,19 @@ class ValidationRuntime:
         http: httpx.AsyncClient,
         miners: MinerService,
         *,
+        signer: RequestSigner | None = None,
+        traffic: TrafficSampler | None = None,
         embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.miners = miners
-        self.probe_client = make_probe_client()
-        self.judge = make_judge(settings.validator, http)
+        validator = settings.validator
+        self.signer = signer or RequestSigner.load_or_create(settings.ensure_data_dir())
+        self.traffic = traffic
+        self.bank = QuestionBank.load(validator.question_bank) if validator.question_bank else None
+        self.probe_client = make_probe_client(self.signer)
+        self.judge = make_judge(validator, http)
         self._embedder = embedder
         self.service = ValidationService(self)
         self.validator_loop = ValidatorLoop(self)

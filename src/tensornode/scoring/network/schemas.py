@@ -31,12 +31,16 @@ class TargetPublic(WireModel):
 
 
 class TargetsPublic(WireModel):
-    """``GET /validation/targets``: the miners of a subnet and how to run the round."""
+    """``GET /validation/targets``: the miners of a subnet, how to run the round, and
+    the seed the coordinator issued for it (with its ticket; submit both back)."""
 
     subnet: str
     challenges_per_round: int
     timeout_s: float
     send_seed: bool
+    seed: str
+    issued_at: datetime
+    ticket: str
     data: list[TargetPublic]
     count: int
 
@@ -57,7 +61,9 @@ class RoundSubmission(WireModel):
     """``POST /validation/rounds``: a finished round and the seed that planned it."""
 
     subnet: str = Field(min_length=1, max_length=40)
-    seed: str = Field(pattern=r"^[0-9]{1,45}$", description="the round's seed, revealed")
+    seed: str = Field(pattern=r"^[0-9]{1,45}$", description="the seed the coordinator issued")
+    issued_at: datetime = Field(description="when it was issued (from the targets)")
+    ticket: str = Field(pattern=r"^[0-9a-f]{64}$", description="the seed's ticket")
     challenges: int = Field(ge=1, le=64, description="how many challenges were planned")
     started_at: datetime
     finished_at: datetime
@@ -162,6 +168,8 @@ class EpochScorePublic(ComponentsPublic):
     passed: int
     health_probes: int
     health_successes: int
+    consistency: float = Field(1.0, description="share of graded user answers that held up")
+    traffic: int = Field(0, description="sampled user answers graded")
     why: list[str]
 
 

@@ -5,11 +5,13 @@ Who may validate: the coordinator's own in-process validator account
 operator registered (``tensornode coordinator validator add ACCOUNT``, table
 ``validators``). Everyone else gets 403 from the validation endpoints.
 
-A submitted round is re-graded here, never trusted: the validator sends the round's
-seed and, per (challenge, miner), what it observed (status, answer, latency). The
-coordinator re-plans the challenges from the seed (:func:`plan_round`: same seed, same
-challenges, same hashes), checks that every probe names one of them and a miner of the
-subnet and that the matrix is complete, and grades every answer with its own scorers
+A submitted round is re-graded here, never trusted: the validator sends the seed the
+coordinator issued it (with its ticket, :mod:`.seeds`: no validator picks its own seed
+or leaves a miner out) and, per (challenge, miner), what it observed (status, answer,
+latency). The coordinator re-plans each miner's challenges from the seed
+(:func:`plan_round`: same seed, same challenges, same hashes), checks that every probe
+names one of them and that every miner answered all of its own, and grades every
+answer with its own scorers
 (:func:`grade_round`). Verifiable answers are thus re-checked against the expected
 answer the coordinator regenerated; open ones are scored by the coordinator's own
 embedding model or judge. What a validator can still misreport is what it observed
@@ -41,7 +43,8 @@ from tensornode.scoring.network.schemas import (
     RoundSubmission,
     ValidatorPublic,
 )
-from tensornode.scoring.round import plan_round, round_id_for
+from tensornode.scoring.network.seeds import IssuedSeed, SeedIssuer
+from tensornode.scoring.round import plan_for_miners, round_id_for
 from tensornode.scoring.schemas import Evidence, MinerTarget, ProbeResult, RoundResult
 from tensornode.scoring.subnets import Subnet
 
@@ -62,6 +65,9 @@ class ValidationService:
         self.runtime = runtime
         self.db = runtime.db
         self.settings = runtime.settings
+        self.seeds = SeedIssuer(
+            runtime.signer.derive("round-seeds"), self.settings.validator.seed_ttl_s
+        )
 
     # -- the validator registry ------------------------------------------------------
 
@@ -145,6 +151,10 @@ class ValidationService:
     async def targets(self, subnet: str) -> list[MinerTarget]:
         return [MinerTarget(m.id, m.endpoint) for m in await self.target_miners(subnet)]
 
+    def issue_seed(self, validator_id: str, subnet: str, miners: Sequence[str]) -> IssuedSeed:
+        """A fresh seed for ``validator_id``'s next round over ``miners`` (:mod:`.seeds`)."""
+        return self.seeds.issue(validator_id, subnet, miners, utcnow())
+
     # -- rounds ------------------------------------------------------------------------
 
     async def record_round(
@@ -193,31 +203,35 @@ class ValidationService:
         subnet = self.subnet(body.subnet)
         seed = int(body.seed)
         await self._check_times(body.started_at, body.finished_at)
-        challenges = plan_round(subnet, seed, body.challenges)
-        by_id = {c.id: c for c in challenges}
         miners = await self._submitted_miners(body, subnet.name)
-        seen: dict[tuple[str, str], ProbeResult] = {}
-        for probe in body.probes:
-            if probe.challenge_id not in by_id:
+        self.seeds.check(
+            validator_id, subnet.name, seed, body.issued_at, body.ticket, miners, utcnow()
+        )
+        plans = plan_for_miners(subnet, seed, miners, body.challenges)
+        by_id = {c.id: (m, c) for m in miners for c in plans[m]}
+        seen: dict[str, ProbeResult] = {}
+        for order, probe in enumerate(body.probes, start=1):
+            planned = by_id.get(probe.challenge_id)
+            if planned is None or planned[0] != probe.miner_id:
                 raise InvalidInput(
-                    f"challenge {probe.challenge_id} is not one of round "
-                    f"{round_id_for(seed)}'s challenges (wrong seed or count?)"
+                    f"challenge {probe.challenge_id} is not one of miner {probe.miner_id}'s "
+                    f"challenges in round {round_id_for(seed)} (wrong seed or count?)"
                 )
-            key = (probe.challenge_id, probe.miner_id)
-            if key in seen:
+            if probe.challenge_id in seen:
                 raise InvalidInput(f"miner {probe.miner_id} answers {probe.challenge_id} twice")
-            seen[key] = ProbeResult(
+            seen[probe.challenge_id] = ProbeResult(
                 probe.miner_id, probe.status, probe.answer, probe.latency_s,
-                probe.http_status, probe.error,
+                probe.http_status, probe.error, order,
             )  # fmt: skip
-        missing = [(c, m) for c in by_id for m in miners if (c, m) not in seen]
+        missing = [(cid, m) for cid, (m, _) in by_id.items() if cid not in seen]
         if missing:
             challenge, miner = missing[0]
             raise InvalidInput(
                 f"{len(missing)} probes missing, e.g. miner {miner} on challenge {challenge}: "
                 "submit every challenge for every miner (failures included)"
             )
-        probes = {c.id: [seen[(c.id, m)] for m in miners] for c in challenges}
+        challenges = [c for m in miners for c in plans[m]]
+        probes = {c.id: [seen[c.id]] for c in challenges}
         options = round_options(self.settings.validator, subnet)
         round_id = round_id_for(seed)
         evidence, medians = await grade_round(

@@ -40,11 +40,17 @@ class Subnet:
         """The same subnet with other component weights (from settings)."""
         return replace(self, weights=weights)
 
-    def pick_families(self, rng: random.Random, n: int | None = None) -> list[str]:
-        """``n`` family names in the mix's proportions (largest remainder), shuffled."""
+    def pick_families(
+        self, rng: random.Random, n: int | None = None, *, exclude: tuple[str, ...] = ()
+    ) -> list[str]:
+        """``n`` family names in the mix's proportions (largest remainder), shuffled;
+        ``exclude``d families' shares go to the others."""
         count = self.challenges_per_round if n is None else n
-        total = sum(self.mix.values())
-        quotas = {name: count * share / total for name, share in sorted(self.mix.items())}
+        mix = {name: share for name, share in self.mix.items() if name not in exclude}
+        if not mix or sum(mix.values()) <= 0:
+            raise ValueError(f"subnet {self.name}: nothing left in the mix without {exclude}")
+        total = sum(mix.values())
+        quotas = {name: count * share / total for name, share in sorted(mix.items())}
         picked = {name: int(q) for name, q in quotas.items()}
         by_remainder = sorted(quotas, key=lambda k: (picked[k] - quotas[k], k))
         for name in by_remainder[: count - sum(picked.values())]:
