@@ -120,3 +120,13 @@ def test_a_private_bank_is_loaded_and_a_broken_one_named(tmp_path: Path) -> None
         QuestionBank.load(path)
     with pytest.raises(InvalidInput, match="cannot read question bank"):
         QuestionBank.load(tmp_path / "missing.jsonl")
+
+
+def test_planned_tasks_are_phrased_in_many_ways_and_still_solvable() -> None:
+    llm = get_subnet("llm")
+    challenges = [c for seed in range(60) for c in plan_round(llm, seed, miner_id="m")]
+    openings = {" ".join(c.prompt.split()[:2]) for c in challenges if c.family == "arithmetic"}
+    assert len(openings) >= 12  # no fixed opening a regex could key on
+    for c in challenges:
+        outcome = FAMILIES[c.family].check(c.expected, solve_prompt(c.prompt) or "")  # type: ignore[misc]
+        assert outcome.score == 1.0, c.prompt

@@ -14,17 +14,40 @@ validator's own concurrency slot let it go) to the last byte of the answer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from tensornode.contracts.miner import ANSWER_KEYS
 from tensornode.gateway.failover import AttemptFailed
 from tensornode.gateway.upstream import MinerUpstream, Upstream, chat_body
-from tensornode.net.signing import HEADER, RequestSigner
+from tensornode.net.signing import HEADER, endpoint_id
 from tensornode.scoring.schemas import Challenge, MinerTarget, ProbeResult
 
 MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class Signer(Protocol):
+    """Makes the signature header of a request (:class:`RequestSigner`, or
+    :class:`Presigned` headers the coordinator handed a remote validator)."""
+
+    def header(self, endpoint: str, body: bytes) -> str: ...
+
+
+class Presigned:
+    """Headers the coordinator signed in advance, looked up by miner and body."""
+
+    def __init__(self, headers: Mapping[tuple[str, bytes], str]) -> None:
+        self._headers = {
+            (endpoint_id(e), hashlib.sha256(b).digest()): h for (e, b), h in headers.items()
+        }
+
+    def header(self, endpoint: str, body: bytes) -> str:
+        """The header signed for ``body`` to ``endpoint``; "" when none was (the miner
+        may then refuse the request)."""
+        return self._headers.get((endpoint_id(endpoint), hashlib.sha256(body).digest()), "")
 
 
 class ProbeClient:
@@ -35,9 +58,7 @@ class ProbeClient:
     key; a remote validator has none).
     """
 
-    def __init__(
-        self, *, upstream: Upstream | None = None, signer: RequestSigner | None = None
-    ) -> None:
+    def __init__(self, *, upstream: Upstream | None = None, signer: Signer | None = None) -> None:
         self.upstream: Upstream = upstream or MinerUpstream()
         self.signer = signer
 
@@ -45,7 +66,8 @@ class ProbeClient:
         """The signature header for ``body`` sent to ``target`` (None without a key)."""
         if self.signer is None:
             return None
-        return {HEADER: self.signer.header(target.url, body)}
+        value = self.signer.header(target.url, body)
+        return {HEADER: value} if value else None
 
     async def prune(self) -> int:
         """Kept for the round's call; the client's pools expire idle connections."""

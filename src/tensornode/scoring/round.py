@@ -7,7 +7,8 @@ seed replays the same round, and a fresh secret seed (issued by the coordinator)
 round nobody could prepare for. Keep the seed secret until the epoch's reveal: it
 derives the salt.
 
-Each miner gets its own challenge instances: the same family mix for everyone (a fair
+Generated tasks are phrased like users' messages (:mod:`.challenges.phrasing`). Each
+miner gets its own challenge instances: the same family mix for everyone (a fair
 comparison), but tasks drawn from the seed *and the miner's id*, so no two miners are
 asked the same thing and an answer cannot be copied from another miner within a round.
 Open questions come only from a private :class:`QuestionBank`; without one a round is
@@ -26,10 +27,12 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from tensornode.net.signing import RequestSigner
 from tensornode.scoring.challenges import FAMILIES
 from tensornode.scoring.challenges.open_questions import QuestionBank
+from tensornode.scoring.challenges.phrasing import phrase
 from tensornode.scoring.grading import Embedder, GradingOptions, grade_round
 from tensornode.scoring.probe import (
     MAX_RESPONSE_BYTES,
@@ -101,7 +104,7 @@ def plan_round(
             Challenge(
                 id=f"{prefix}-{i}",
                 family=name,
-                prompt=task.prompt,
+                prompt=task.prompt if family.open else phrase(rng, task.prompt),
                 expected=task.expected,
                 salt=salt,
                 open=family.open,
@@ -124,6 +127,15 @@ def plan_for_miners(
     return {m: plan_round(subnet, rng_seed, count, miner_id=m, bank=bank) for m in miner_ids}
 
 
+def request_payloads(
+    miner_id: str, challenges: Sequence[Challenge], rng_seed: int, send_seed: bool
+) -> list[dict[str, Any]]:
+    """The request bodies miner ``miner_id``'s challenges are sent with (drawn from the
+    round's seed: the coordinator signs them in advance for a remote validator)."""
+    rng = _rng(rng_seed, f"send:{miner_id}")
+    return [probe_payload(ch, rng.randrange(2**31) if send_seed else None) for ch in challenges]
+
+
 async def probe_miners(
     miners: Sequence[MinerTarget],
     plans: Mapping[str, Sequence[Challenge]],
@@ -143,14 +155,14 @@ async def probe_miners(
 
     async def one_miner(miner: MinerTarget) -> None:
         nonlocal arrived
-        rng = _rng(rng_seed, f"send:{miner.miner_id}")
-        for ch in plans[miner.miner_id]:
-            seed = rng.randrange(2**31) if options.send_seed else None
+        challenges = plans[miner.miner_id]
+        payloads = request_payloads(miner.miner_id, challenges, rng_seed, options.send_seed)
+        for ch, payload in zip(challenges, payloads, strict=True):
             async with gate:
                 result = await send_probe(
                     client,
                     miner,
-                    probe_payload(ch, seed),
+                    payload,
                     timeout=timeout,
                     max_bytes=options.max_response_bytes,
                 )

@@ -11,6 +11,7 @@ from factories import new_wallet
 from scoring.network.conftest import LoopServer, network, register, tensornode, validation_settings
 from tensornode.coordinator.accounts import create_api_key
 from tensornode.epochs.clock import epoch_at
+from tensornode.net.signing import RequestVerifier
 from tensornode.scoring.network.models import ValidationRound
 from tensornode.scoring.scorers.embedding import EmbeddingScorer
 from tensornode.scoring.sim import ScriptedMiner
@@ -26,6 +27,11 @@ async def test_remote_validator_process_submits_a_round(
         network(settings, embedder, ("correct", "wrong", "down")) as net,
         LoopServer(net.app) as server,
     ):
+        # the honest miner refuses requests the coordinator did not sign for it: the
+        # remote validator's probes carry the signatures issued with its targets
+        net.farm.miners["correct"].verifier = RequestVerifier(
+            net.runtime.signer.public_key, net.farm.urls["correct"]
+        )
         added = await tensornode("coordinator", "validator", "add", validator, env=env)
         created = await tensornode("coordinator", "apikey", "create", validator, env=env)
         listed = await tensornode("coordinator", "validator", "list", env=env)
@@ -52,6 +58,7 @@ async def test_remote_validator_process_submits_a_round(
     assert rounds[0].source == "remote" and rounds[0].miners == 3
     assert f"round {rounds[0].id}" in ran.stdout
     ranked = [row["name"] for row in board["data"]]
+    assert board["data"][0]["passed"] == 8, board  # every signed probe was answered
     assert ranked[0] == "correct" and set(ranked[1:]) == {"wrong", "down"}
     assert {row["probes"] for row in board["data"]} == {8}
     assert refused.code == 1

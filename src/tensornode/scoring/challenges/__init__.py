@@ -16,6 +16,7 @@ from tensornode.scoring.challenges import (
     units,
 )
 from tensornode.scoring.challenges.base import Family, Task
+from tensornode.scoring.challenges.phrasing import unframe
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -32,9 +33,11 @@ FAMILIES: dict[str, Family] = {
 
 
 def solve_prompt(prompt: str) -> str | None:
-    """The right answer to any prompt a family generated (the reference miner's brain)."""
+    """The right answer to any prompt a family generated, phrased or not (the scripted
+    reference miner's brain)."""
+    task = unframe(prompt)
     for family in FAMILIES.values():
-        answer = family.solve(prompt)
+        answer = family.solve(task)
         if answer is not None:
             return answer
     return None

@@ -3,23 +3,25 @@
 One round: fetch the subnet's miners, the round's size and the seed the coordinator
 issues from ``GET /validation/targets``, plan each miner's challenges from it, probe
 every listed miner directly (the engine's :func:`probe_miners`: the same client and
-bytes as the gateway and the in-process validator, unsigned: only the coordinator holds
-the request key), then submit the seed, its ticket and what was observed to
-``POST /validation/rounds``. The coordinator re-plans and grades: this process needs no
-scoring model and never sends a score.
+bytes as the gateway and the in-process validator, each request carrying the signature
+the coordinator made for it in advance: only the coordinator holds the key), then
+submit the seed, its ticket and what was observed to ``POST /validation/rounds``. The
+coordinator re-plans and grades: this process needs no scoring model and never sends a
+score.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from tensornode.client import CoordinatorClient
 from tensornode.errors import TensorNodeError, UpstreamError
+from tensornode.gateway.upstream import chat_body
 from tensornode.scoring.network.schemas import (
     MAX_SUBMITTED_ANSWER,
     ProbeSubmission,
@@ -27,9 +29,14 @@ from tensornode.scoring.network.schemas import (
     RoundSubmission,
     TargetsPublic,
 )
-from tensornode.scoring.probe import ProbeClient
-from tensornode.scoring.round import RoundOptions, plan_for_miners, probe_miners
-from tensornode.scoring.schemas import MinerTarget, ProbeResult
+from tensornode.scoring.probe import Presigned, ProbeClient
+from tensornode.scoring.round import (
+    RoundOptions,
+    plan_for_miners,
+    probe_miners,
+    request_payloads,
+)
+from tensornode.scoring.schemas import Challenge, MinerTarget, ProbeResult
 from tensornode.scoring.subnets import get_subnet
 
 log = logging.getLogger(__name__)
@@ -76,6 +83,7 @@ async def run_remote_round(
         [m.miner_id for m in miners],
         targets.challenges_per_round,
     )
+    client.signer = _presigned(targets, plans, seed)
     started = datetime.now(UTC)
     probes = await probe_miners(
         miners,
@@ -105,6 +113,20 @@ async def run_remote_round(
         return RoundPublic.model_validate(response.json())
     except (ValueError, ValidationError):
         raise UpstreamError("the coordinator's answer to a round is malformed") from None
+
+
+def _presigned(
+    targets: TargetsPublic, plans: Mapping[str, Sequence[Challenge]], seed: int
+) -> Presigned:
+    """The coordinator's signatures of this round's requests, by miner and body."""
+    headers: dict[tuple[str, bytes], str] = {}
+    for target in targets.data:
+        challenges = plans[target.miner_id]
+        payloads = request_payloads(target.miner_id, challenges, seed, targets.send_seed)
+        for ch, payload in zip(challenges, payloads, strict=True):
+            if ch.id in target.signatures:
+                headers[(target.url, chat_body(payload))] = target.signatures[ch.id]
+    return Presigned(headers)
 
 
 RoundCallback = Callable[[str, RoundPublic | None], None]

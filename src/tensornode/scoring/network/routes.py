@@ -76,8 +76,13 @@ async def targets(
     all), the round's size and per-request timeout, and the seed issued for it."""
     service = runtime.service
     spec = service.subnet(subnet)
-    data = [TargetPublic(miner_id=t.miner_id, url=t.url) for t in await service.targets(subnet)]
-    issued = service.issue_seed(validator, spec.name, [t.miner_id for t in data])
+    targets = await service.targets(subnet)
+    issued = service.issue_seed(validator, spec.name, [t.miner_id for t in targets])
+    signatures = service.presign(spec, issued.seed, targets)
+    data = [
+        TargetPublic(miner_id=t.miner_id, url=t.url, signatures=signatures[t.miner_id])
+        for t in targets
+    ]
     settings = runtime.settings.validator
     return TargetsPublic(
         subnet=spec.name,

@@ -23,11 +23,13 @@ VerdictField = Literal["pass", "fail", "penalty", "timeout", "error"]
 
 
 class TargetPublic(WireModel):
-    """One miner a validator should probe."""
+    """One miner a validator should probe, with the coordinator's signature header for
+    each of its challenges in the issued round (challenge id -> header value)."""
 
     miner_id: str
     url: str
     model_type: str | None = None
+    signatures: dict[str, str] = Field(default_factory=dict)
 
 
 class TargetsPublic(WireModel):

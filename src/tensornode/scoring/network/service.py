@@ -34,6 +34,7 @@ from tensornode.db.models import Account, Miner, utcnow
 from tensornode.epochs.clock import epoch_at
 from tensornode.epochs.models import Epoch
 from tensornode.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tensornode.gateway.upstream import chat_body
 from tensornode.scoring.factory import round_options, subnet_from_settings
 from tensornode.scoring.grading import grade_round
 from tensornode.scoring.network.models import ValidationResult, ValidationRound, ValidatorAccount
@@ -44,7 +45,7 @@ from tensornode.scoring.network.schemas import (
     ValidatorPublic,
 )
 from tensornode.scoring.network.seeds import IssuedSeed, SeedIssuer
-from tensornode.scoring.round import plan_for_miners, round_id_for
+from tensornode.scoring.round import plan_for_miners, request_payloads, round_id_for
 from tensornode.scoring.schemas import Evidence, MinerTarget, ProbeResult, RoundResult
 from tensornode.scoring.subnets import Subnet
 
@@ -154,6 +155,25 @@ class ValidationService:
     def issue_seed(self, validator_id: str, subnet: str, miners: Sequence[str]) -> IssuedSeed:
         """A fresh seed for ``validator_id``'s next round over ``miners`` (:mod:`.seeds`)."""
         return self.seeds.issue(validator_id, subnet, miners, utcnow())
+
+    def presign(
+        self, subnet: Subnet, seed: int, targets: Sequence[MinerTarget]
+    ) -> dict[str, dict[str, str]]:
+        """miner id -> challenge id -> the signature header of that probe in the round
+        ``seed`` makes: a remote validator has no key, and miners may refuse unsigned
+        requests. Valid for :data:`~tensornode.net.signing.MAX_SKEW_S` after issue."""
+        ids = [t.miner_id for t in targets]
+        plans = plan_for_miners(subnet, seed, ids, self.challenges_per_round(subnet))
+        send_seed = self.settings.validator.send_seed
+        out: dict[str, dict[str, str]] = {}
+        for target in targets:
+            challenges = plans[target.miner_id]
+            payloads = request_payloads(target.miner_id, challenges, seed, send_seed)
+            out[target.miner_id] = {
+                ch.id: self.runtime.signer.header(target.url, chat_body(payload))
+                for ch, payload in zip(challenges, payloads, strict=True)
+            }
+        return out
 
     # -- rounds ------------------------------------------------------------------------
 
