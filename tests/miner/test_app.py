@@ -12,9 +12,12 @@ import httpx
 import pytest
 
 from tensornode import __version__
+from tensornode.errors import ConfigurationError
+from tensornode.miner.app import request_verifier
 from tensornode.miner.backends.echo import EchoBackend
 from tensornode.miner.backends.tiny import TinyBackend
 from tensornode.miner.service import format_uptime
+from tensornode.net.signing import HEADER, RequestSigner
 
 from .conftest import ScriptedBackend, asgi_miner, make_settings
 
@@ -297,3 +300,28 @@ async def test_concurrent_requests_are_batched_and_match_unbatched(tiny_data_dir
     assert runs == len(bodies)
     assert batches < len(bodies)
     assert len(set(batched)) == len(bodies)  # each request got its own answer
+
+
+async def test_with_the_coordinator_key_only_requests_signed_for_this_miner_are_answered(
+    tmp_path: Path,
+) -> None:
+    signer = RequestSigner.generate()
+    url = "http://miner.test:3000"
+    settings = make_settings(tmp_path, coordinator_key=signer.public_key, public_url=url)
+    body = b'{"prompt":"two words"}'
+    async with asgi_miner(settings, {"llm": ScriptedBackend()}) as (client, _):
+        unsigned = await client.post("/api/chat", content=body)
+        relayed = await client.post(
+            "/api/chat", content=body, headers={HEADER: signer.header("http://other:3000", body)}
+        )
+        signed = await client.post(
+            "/api/chat/llm", content=body, headers={HEADER: signer.header(url, body)}
+        )
+        health = await client.get("/health")
+    assert unsigned.status_code == 401
+    assert unsigned.json()["error"].startswith("missing X-TensorNode-Signature")
+    assert relayed.status_code == 401 and "not for this miner" in relayed.json()["error"]
+    assert signed.status_code == 200 and signed.json()["response"] == "answer to two words"
+    assert health.status_code == 200  # health and info stay open
+    with pytest.raises(ConfigurationError, match="set both"):
+        request_verifier(make_settings(tmp_path, public_url=url))
