@@ -131,6 +131,13 @@ class _Checker:
         ms = None if latency_ms is None else round(latency_ms, 1)
         self.results.append(CheckResult(name=name, status=status, reason=reason, latency_ms=ms))
 
+    def json_headers(self, content: bytes, *, sign: bool = True) -> dict[str, str]:
+        """Headers of a JSON request, signed for the miner when the check holds the key."""
+        headers = {"content-type": "application/json"}
+        if sign and self.signer is not None:
+            headers[HEADER] = self.signer.header(self.base_url, content)
+        return headers
+
     async def call(
         self, method: str, path: str, body: object = None, *, sign: bool = True
     ) -> Exchange:
@@ -143,10 +150,7 @@ class _Checker:
         kwargs: dict[str, Any] = {"timeout": phases}
         if body is not None:
             content = body if isinstance(body, bytes) else json.dumps(body).encode()
-            headers = {"content-type": "application/json"}
-            if sign and self.signer is not None:
-                headers[HEADER] = self.signer.header(self.base_url, content)
-            kwargs.update(content=content, headers=headers)
+            kwargs.update(content=content, headers=self.json_headers(content, sign=sign))
         start = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):

@@ -49,7 +49,10 @@ async def _stream(c: _Checker, path: str, body: dict[str, Any]) -> _Streamed:
     start = time.perf_counter()
     try:
         async with asyncio.timeout(c.timeout):
-            async with c.client.stream("POST", c.base_url + path, json=body) as resp:
+            content = json.dumps(body).encode()
+            headers = c.json_headers(content)
+            url = c.base_url + path
+            async with c.client.stream("POST", url, content=content, headers=headers) as resp:
                 out.status = resp.status_code
                 out.content_type = resp.headers.get("content-type", "").lower()
                 async for chunk in resp.aiter_bytes():
