@@ -283,7 +283,9 @@ async def run_epoch(
     async with (
         MinerFarm() as farm,
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as client,
         httpx.AsyncClient() as relay_http,
     ):
         runtime = app.state.validation
