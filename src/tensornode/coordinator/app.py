@@ -26,6 +26,7 @@ from tensornode.coordinator.limits import RequestGuard
 from tensornode.coordinator.routers import deploy, miners, vm_exec, vm_miner, vms
 from tensornode.coordinator.routers.auth import install_auth
 from tensornode.coordinator.routers.ui import install_ui
+from tensornode.coordinator.server import heap_frozen
 from tensornode.coordinator.services.miners import MinerCheckFailed
 from tensornode.epochs.routes import attach_epochs
 from tensornode.epochs.routes import router as epochs_router
@@ -114,7 +115,8 @@ def build_app(
                 gateway_running(gateway),  # candidate refresh, metrics flush (gateway/routes.py)
                 validation_running(validation),  # validator loop, epoch scheduler
             ):
-                yield
+                with heap_frozen():  # no full GC pass walks the start-up heap (server.py)
+                    yield
         finally:
             await core.close()
 

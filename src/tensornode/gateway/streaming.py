@@ -245,10 +245,10 @@ async def relay_completion(
 ) -> AsyncIterator[bytes]:
     """``/v1/chat/completions`` streamed: each miner event as an OpenAI chunk."""
     outcome, usage, reason = "cancelled", None, None
+    pending = chunks.role()  # sent with the first event's text: one write, not two
     try:
-        yield chunks.role()
         async for _, completed in miner_events(stream):
-            out = b""
+            out = pending
             for data in completed:
                 if data == DONE:
                     continue
@@ -263,6 +263,7 @@ async def relay_completion(
                 if obj.get("done"):
                     usage, reason = obj.get("usage"), obj.get("finish_reason")
             if out:
+                pending = b""
                 yield out
         prompt, completion = _tokens(usage)
         finish_reason = openai_finish_reason(
@@ -274,11 +275,12 @@ async def relay_completion(
             "total_tokens": prompt + completion,
         }
         outcome = "ok"
-        yield chunks.finish(finish_reason, usage_out)
+        yield pending + chunks.finish(finish_reason, usage_out)
     except (AttemptFailed, ValueError) as failure:
         outcome = "error"
         reason_text = failure.reason if isinstance(failure, AttemptFailed) else "bad event"
         message = f"the miner's answer broke off: {reason_text}"
-        yield event({"error": {"message": message, "type": "api_error", "code": "upstream_error"}})
+        error = {"message": message, "type": "api_error", "code": "upstream_error"}
+        yield pending + event({"error": error})
     finally:
         finish(gateway, stream, outcome, usage)
