@@ -13,10 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from e2e.conftest import CHALLENGE_TTL_S, EPOCH_SECONDS, LiveCoordinator
 from tensornode.db.models import utcnow
+from tensornode.scoring.adversaries import solver
+from tensornode.scoring.sim import MinerFarm, ScriptedMiner
 
 pytestmark = pytest.mark.browser
 
@@ -141,14 +144,32 @@ async def test_operator_deploys_queries_and_sees_requests(
     )
     await page.screenshot(path=str(screenshots / "validator-evidence-desktop.png"), full_page=True)
 
-    await page.goto(base + "/ui/rewards")
-    await (
-        page.locator("#earned-epochs")
-        .filter(has_text=re.compile(r"^[1-9]"))
-        .wait_for(timeout=(EPOCH_SECONDS * 3 + 10) * 1000)
-    )
-    await page.locator("#earnings-chart svg, #earnings-chart p").first.wait_for()
-    await page.locator("#payouts .name.mine").first.wait_for()
+    # The tiny model fails the validator's tasks, so it earns nothing (quality gates every
+    # score component): the wallet's earnings come from a capable miner it registers too.
+    farm = MinerFarm()
+    try:
+        capable = await farm.add("capable", ScriptedMiner(answer=solver("e2e"), token_delay_s=0.01))
+        async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+            resp = await api.post(
+                "/miners",
+                json={"endpoint": capable, "name": "capable"},
+                headers={"X-Wallet-Address": account},
+            )
+            assert resp.status_code == 201, resp.text
+            await page.goto(base + "/ui/rewards")
+            await (
+                page.locator("#earned-epochs")
+                .filter(has_text=re.compile(r"^[1-9]"))
+                .wait_for(timeout=(EPOCH_SECONDS * 3 + 10) * 1000)
+            )
+            await page.locator("#earnings-chart svg, #earnings-chart p").first.wait_for()
+            await page.locator("#payouts .name.mine").first.wait_for()
+            gone = await api.delete(
+                f"/miners/{resp.json()['id']}", headers={"X-Wallet-Address": account}
+            )
+            assert gone.status_code in (200, 204), gone.text
+    finally:
+        await farm.close()
 
     await screenshot_all(page, base, screenshots, "desktop")
     await page.set_viewport_size({"width": 390, "height": 844})
