@@ -10,13 +10,16 @@ Order of judgement for one (challenge, miner):
 4. the family's checker (verifiable) or embedding similarity / the judge (open);
    ``pass`` from the subnet's threshold, ``fail`` below it.
 
-Speed is then credited to passes only: ``min(1, median / pace)`` where a pace is the
-latency per word of the challenge's expected answer (each miner answers its own
-instances, and one open question needs a longer answer than another; the expected
-answer's length is the validator's, so padding an answer buys nothing) and the median
-is over the passing answers of that family in the round. It is scale-free, gives full
-credit at or below the median (so jitter among fast miners does not matter) and halves
-at twice the median. Non-passing answers get no speed credit.
+Speed is then credited to passes only: ``min(1, (1 + SPEED_TOLERANCE) * median / pace)``
+where a pace is the latency per word of the challenge's expected answer (each miner
+answers its own instances, and one open question needs a longer answer than another;
+the expected answer's length is the validator's, so padding an answer buys nothing) and
+the median is over the passing answers of that family in the round. It is scale-free and
+gives full credit up to a quarter above the median: with two or three passing miners the
+median is one of them, and a few ms of network or validator-side jitter (or the load a
+copier's relayed requests add to the miner it copies) must not decide between equally
+fast models. It halves at two and a half times the median. Non-passing answers get no
+speed credit.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from tensornode.scoring.challenges import FAMILIES
 from tensornode.scoring.penalties import echoes_prompt, find_copies, is_empty
 from tensornode.scoring.schemas import Challenge, Evidence, Outcome, ProbeResult, Verdict
 from tensornode.scoring.scorers.judge import JudgeScorer
+
+SPEED_TOLERANCE = 0.25
+"""Paces up to this share above the round's median get full speed credit."""
 
 
 class Embedder(Protocol):
@@ -202,7 +208,7 @@ def _with_speed(
     for ch, e in rows:
         median, value = medians.get(e.family), pace(ch, e)
         if median is not None and value is not None:
-            speed = 1.0 if value <= median else median / value
+            speed = min(1.0, (1 + SPEED_TOLERANCE) * median / value)
             e = replace(e, speed=round(speed, 4))
         evidence.append(e)
     return evidence, medians
