@@ -121,3 +121,34 @@ async def test_usage_of_a_stream_is_recorded_when_it_ends(
     series = gateway_of(app).metrics.series(miner_id)
     assert series.ok == 1
     assert (series.prompt_tokens, series.completion_tokens) == (2, 3)
+
+
+async def test_sampled_streams_are_kept_for_traffic_grading_with_their_whole_text(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    from tensornode.scoring.traffic import TrafficSampler
+
+    sampler = gateway_of(app).sampler = TrafficSampler(1.0)
+    async with serve_chat_miner("alpha") as miner:
+        miner_id = await add_miner(app, miner.endpoint)
+        chat = await client.post("/api/chat", json={"prompt": "one two three", "stream": True})
+        body = {"model": "llm", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        completion = await client.post("/v1/chat/completions", json=body)
+    assert chat.status_code == completion.status_code == 200
+    samples = sampler.take(10)
+    assert [(s.miner_id, s.answer) for s in samples] == [
+        (miner_id, "alpha: one two three"),
+        (miner_id, "alpha: hi"),
+    ]
+    assert all("stream" not in s.body for s in samples)  # re-asked as plain requests
+    assert samples[0].prompt == "one two three"
+
+
+async def test_unsampled_streams_are_not_kept(app: FastAPI, client: httpx.AsyncClient) -> None:
+    from tensornode.scoring.traffic import TrafficSampler
+
+    sampler = gateway_of(app).sampler = TrafficSampler(0.0)
+    async with serve_chat_miner("alpha") as miner:
+        await add_miner(app, miner.endpoint)
+        resp = await client.post("/api/chat", json={"prompt": "one two", "stream": True})
+    assert resp.status_code == 200 and len(sampler) == 0

@@ -130,3 +130,10 @@ def test_planned_tasks_are_phrased_in_many_ways_and_still_solvable() -> None:
     for c in challenges:
         outcome = FAMILIES[c.family].check(c.expected, solve_prompt(c.prompt) or "")  # type: ignore[misc]
         assert outcome.score == 1.0, c.prompt
+
+
+def test_a_miner_is_not_asked_the_same_bank_question_twice_in_a_round() -> None:
+    bank, llm = sample_bank(), get_subnet("llm")
+    for seed in range(30):
+        asked = [c.question for c in plan_round(llm, seed, 12, miner_id="m", bank=bank) if c.open]
+        assert len(asked) == len(set(asked)) or len(set(asked)) == len(bank.questions)

@@ -91,8 +91,8 @@ def test_graded_user_traffic_multiplies_the_total() -> None:
     served_badly = score_epoch([rnd(*probes, *user)], {"m": 1.0})["m"]
     assert served_well.total == pytest.approx(1.0)
     assert (served_badly.traffic, served_badly.traffic_passed) == (4, 1)
-    assert served_badly.consistency == 0.25  # passes 100% of probes, 25% of users
-    assert served_badly.total == pytest.approx(0.25)
+    assert served_badly.consistency == 0.0625  # passes 100% of probes, 25% of users
+    assert served_badly.total == pytest.approx(0.0625)
     assert served_badly.probes == 4  # traffic is not a probe: quality is from probes
 
 
@@ -107,7 +107,14 @@ def test_a_weak_model_failing_users_as_often_as_probes_is_not_punished_twice() -
     assert weak.consistency == 1.0 and weak.traffic == 4
     assert served_like_probes(0, 1, 0.5) == 1.0  # one failure tells nothing at 50%
     assert served_like_probes(0, 1, 1.0) == 0.0  # never fails a probe, failed a user
-    assert served_like_probes(1, 6, 0.9) == pytest.approx((1 / 6) / 0.9)
+    assert served_like_probes(1, 6, 0.9) == pytest.approx(((1 / 6) / 0.9) ** 2)
+    assert served_like_probes(4, 7, 1.0) == pytest.approx((4 / 7) ** 2)  # 3 users failed
+
+
+def test_the_traffic_graders_own_misjudgements_cost_an_honest_miner_nothing() -> None:
+    assert served_like_probes(22, 23, 1.0) == 1.0  # one user answer judged wrong
+    assert served_like_probes(21, 23, 1.0) == 1.0
+    assert served_like_probes(18, 23, 1.0) == pytest.approx((18 / 23) ** 2)
 
 
 def test_weights_are_per_subnet_and_validated() -> None:

@@ -46,3 +46,14 @@ def test_identical_long_answers_are_copies_of_the_first_to_arrive() -> None:
     assert find_copies(answers, first=arrival.__getitem__, min_group=4) == {}
     short = find_copies(answers, first=arrival.__getitem__, min_words=1)
     assert short == {"late": "first", "later": "first", "e": "d"}
+
+
+def test_a_miner_repeating_its_own_answer_copies_nobody() -> None:
+    said = "A glacier is a large, slowly moving mass of ice formed from snow."
+    answers = {("c1", "a"): said, ("c2", "a"): said, ("c3", "b"): said, ("c4", "a"): said}
+    arrival = {("c1", "a"): 1, ("c2", "a"): 2, ("c3", "b"): 3, ("c4", "a"): 4}
+    by_miner = {"first": arrival.__getitem__, "author": lambda key: key[1]}
+    copies = find_copies(answers, **by_miner)  # type: ignore[arg-type]
+    assert copies == {("c3", "b"): ("c1", "a")}  # a's own repeats are not copies
+    alone = {k: v for k, v in answers.items() if k[1] == "a"}
+    assert find_copies(alone, **by_miner) == {}  # type: ignore[arg-type]

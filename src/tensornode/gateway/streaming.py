@@ -8,7 +8,9 @@ arrive (``/api/chat``), :func:`relay_completion` turns them into OpenAI chunks
 (``/v1/chat/completions``). A miner that does not stream answers JSON; its whole answer
 then goes out as one piece. A stream that breaks off ends with an ``{"error": ...}``
 event; one the user leaves closes the miner's connection, which stops its generation.
-The attempt is recorded (latency, tokens) when the stream ends.
+The attempt is recorded (latency, tokens) when the stream ends, and a sampled share of
+streams (drawn when they open, so only those collect their text) goes to the traffic
+grader like answered requests do: a miner cannot serve streaming users worse than probes.
 """
 
 from __future__ import annotations
@@ -45,6 +47,21 @@ class MinerStream:
     answer: MinerAnswer | None  # a miner that does not stream: its whole answer
     started: float  # perf_counter at the attempt's start
     waited_s: float  # time spent waiting on miners before the first bytes
+    payload: bytes = b""  # the request sent to the miner
+    model_type: str = ""
+    text: list[str] | None = None  # the answer's text so far, for a sampled stream
+
+    def collect(self, data: bytes) -> None:
+        """Add one event's text to a sampled stream's answer."""
+        if self.text is None or data == DONE:
+            return
+        try:
+            obj = loads(data)
+        except ValueError:
+            return  # not an event of the miner API: it carries no text for the user
+        text = obj.get("response") if isinstance(obj, dict) else None
+        if isinstance(text, str):
+            self.text.append(text)
 
     @property
     def miner_id(self) -> str:
@@ -119,7 +136,11 @@ async def open_stream(gateway: Gateway, payload: bytes, model_type: str | None) 
             pool.release(candidate)
             raise
         waited += perf_counter() - started
-        return MinerStream(candidate, upstream, first, answer, started, waited)
+        sampled = gateway.sampler is not None and gateway.sampler.draw()
+        return MinerStream(
+            candidate, upstream, first, answer, started, waited, payload, model_type,
+            [] if sampled else None,
+        )  # fmt: skip
     gateway.metrics.rejected.labels("failed").inc()
     raise gateway.exhausted(model_type, tried, last)
 
@@ -156,6 +177,10 @@ def finish(gateway: Gateway, stream: MinerStream, outcome: str, usage: Any) -> N
         return
     candidate.breaker.on_success()
     candidate.observe_latency(elapsed * 1000.0)
+    if stream.text is not None and gateway.sampler is not None:
+        gateway.sampler.keep(
+            candidate.miner_id, stream.model_type, stream.payload, "".join(stream.text)
+        )
     prompt, completion = _tokens(usage)
     gateway.recorder.record(
         candidate.miner_id, elapsed, "ok", prompt_tokens=prompt, completion_tokens=completion
@@ -227,6 +252,7 @@ async def relay_chat(gateway: Gateway, stream: MinerStream) -> AsyncIterator[byt
         async for raw, completed in miner_events(stream):
             yield raw
             for data in completed:
+                stream.collect(data)
                 found = _done_or_error(data)
                 if found is not None and "error" in found:
                     outcome = "error"
@@ -260,6 +286,8 @@ async def relay_completion(
                 text = obj.get("response")
                 if isinstance(text, str) and text:
                     out += chunks.content(text)
+                    if stream.text is not None:
+                        stream.text.append(text)
                 if obj.get("done"):
                     usage, reason = obj.get("usage"), obj.get("finish_reason")
             if out:

@@ -11,6 +11,9 @@ The population (real HTTP miners on loopback, :mod:`.sim`), each registered thro
 * ``memoriser``: the answer key shipped in the package, nothing else;
 * ``relay``: forwards every request, headers and all, to ``honest-a`` (a copier);
 * ``probe-detector``: answers what looks like a validator's task right and users junk;
+* ``stream-cheater``: answers every plain request right and every streamed one (which
+  probes never are) with junk; it is caught by the sampled streams the gateway keeps
+  for traffic grading and loses the share of users it failed;
 * ``health-only``: ``/health`` fine, every chat 503.
 
 :func:`run_epoch` runs rounds of the coordinator's own validator with user traffic
@@ -28,7 +31,7 @@ import secrets
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,7 +82,9 @@ HONEST = ("honest-a", "honest-b")
 CHEATERS = (
     "constant", "echo", "empty", "memoriser", "relay", "probe-detector", "health-only",
 )  # fmt: skip
-POPULATION = (*HONEST, "weak", *CHEATERS)
+PARTIAL_CHEATERS = ("stream-cheater",)
+"""Cheat on a share of users only: they lose that share of their reward (or more)."""
+POPULATION = (*HONEST, "weak", *CHEATERS, *PARTIAL_CHEATERS)
 TOKEN_DELAY_S = 0.02
 """Per word of an answer: tens of ms per token, like a real model."""
 _CHECK_ANSWER = "4"  # what every miner says while the registration check runs
@@ -192,7 +197,17 @@ def population() -> dict[str, Adversary]:
         holder.append(add(name, miner))
     add("relay", ScriptedMiner(answer=solver("relay")))  # relays once armed
     add("health-only", ScriptedMiner(answer=lambda p: _CHECK_ANSWER))
+    add("stream-cheater", ScriptedMiner(answer=solver("sc"), token_delay_s=TOKEN_DELAY_S))
     return out
+
+
+def _stream_cheater(honest: ScriptedMiner) -> Callable[..., Awaitable[Reply]]:
+    async def serve(body: Mapping[str, Any], headers: Mapping[str, str], raw: bytes) -> Reply:
+        if body.get("stream"):
+            return 200, {"response": "Sorry, I cannot help with that.", "model": "scripted"}
+        return await honest.chat(body, headers, raw)
+
+    return serve
 
 
 async def _unavailable(body: Mapping[str, Any], headers: Mapping[str, str], raw: bytes) -> Reply:
@@ -205,6 +220,8 @@ def arm(miners: Mapping[str, Adversary], http: httpx.AsyncClient) -> None:
         adv.armed = True
     miners["relay"].miner.handler = _relay_to([miners["honest-a"].url], http)
     miners["health-only"].miner.handler = _unavailable
+    cheater = miners["stream-cheater"].miner
+    cheater.handler = _stream_cheater(replace(cheater, handler=None))
 
 
 @dataclass(frozen=True)
@@ -241,11 +258,13 @@ async def _register(client: httpx.AsyncClient, adv: Adversary) -> None:
 
 
 async def _user_traffic(client: httpx.AsyncClient, count: int, start: int) -> list[str]:
-    """``count`` user questions through the gateway; who answered each."""
+    """``count`` user questions through the gateway, every other one streamed; who
+    answered each."""
     served = []
     for i in range(start, start + count):
         question, _ = USER_QUESTIONS[i % len(USER_QUESTIONS)]
-        resp = await client.post("/api/chat", json={"prompt": question, "max_tokens": 64})
+        body = {"prompt": question, "max_tokens": 64, "stream": i % 2 == 1}
+        resp = await client.post("/api/chat", json=body)
         if resp.status_code == 200:
             served.append(resp.headers.get("x-tensornode-miner-id", ""))
     return served

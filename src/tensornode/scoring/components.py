@@ -15,10 +15,13 @@ right answers.
 * participation: the share of probes answered in time *and* passed;
 * consistency: how sampled real user answers held up when graded (:mod:`.traffic`)
   against what the miner's probe pass rate ``p`` predicts: when ``x`` of ``n`` passed
-  and so few passes were unlikely (binomial ``P(X <= x | n, p) < SIGNIFICANCE``), it
-  is ``(x / n) / p``; otherwise 1 (an honest weak model fails users as often as probes
-  and is not punished twice). It multiplies the total, so a miner that serves users
-  worse than it serves probes loses its score;
+  and so few passes were unlikely (binomial ``P(X <= x | n, min(p, 1 - GRADER_ERROR))
+  < SIGNIFICANCE``: the traffic grader's own misjudgements are allowed for), it is
+  ``((x / n) / p) ** 2``; otherwise 1 (an honest weak model fails users as often as
+  probes and is not punished twice). It multiplies the total, so a miner that serves
+  users worse than it serves probes loses its score, and more than in proportion: one
+  that serves a share ``f`` of its users junk (say every streamed request, which
+  probes are not) keeps ``(1 - f) ** 2``, below an honest model that is right as often;
 * total: ``consistency x`` the subnet's weights dotted with the four components.
 
 A miner named only in ``availability`` (registered but never probed this epoch) gets
@@ -35,6 +38,10 @@ from tensornode.scoring.schemas import ComponentWeights, Evidence, MinerScore, R
 
 SIGNIFICANCE = 0.05
 """How unlikely the user answers' passes must be, given the probe pass rate, to count."""
+GRADER_ERROR = 0.03
+"""The share of good user answers the traffic grader may misjudge (references agreeing
+on another wording): an honest miner that passes every probe is expected to pass at
+least ``1 - GRADER_ERROR`` of graded user answers, not all of them."""
 
 
 def served_like_probes(passed: int, graded: int, probe_share: float) -> float:
@@ -42,10 +49,14 @@ def served_like_probes(passed: int, graded: int, probe_share: float) -> float:
     if graded == 0 or passed >= graded * probe_share:
         return 1.0
     p = min(max(probe_share, 0.0), 1.0)
-    tail = sum(math.comb(graded, k) * p**k * (1 - p) ** (graded - k) for k in range(passed + 1))
+    expected = min(p, 1.0 - GRADER_ERROR)
+    tail = sum(
+        math.comb(graded, k) * expected**k * (1 - expected) ** (graded - k)
+        for k in range(passed + 1)
+    )
     if tail >= SIGNIFICANCE:
         return 1.0  # as many user failures as the probe pass rate predicts
-    return min(1.0, (passed / graded) / p) if p > 0 else 0.0
+    return min(1.0, (passed / graded) / p) ** 2 if p > 0 else 0.0
 
 
 def _mean(values: list[float]) -> float:

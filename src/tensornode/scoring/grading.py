@@ -123,6 +123,7 @@ def _copy_checked(
     copies = find_copies(
         answers,
         first=lambda key: keyed[key].order,
+        author=lambda key: key[1],
         min_words=options.copy_min_words,
         min_group=options.copy_min_group,
     )

@@ -10,8 +10,9 @@
   when the answer has at least ``min_words`` words; short factual answers ("Paris.")
   legitimately coincide and are exempt. Every miner answers its own questions, so a
   shared long answer is a canned or copied one; the answer that arrived *first* keeps
-  its score (an honest miner is never penalised for being copied), the later ones are
-  copies.
+  its score (an honest miner is never penalised for being copied), the later ones from
+  *other* miners are copies. A miner repeating its own answer (the same bank question
+  drawn twice) copies nobody: only answers of two or more miners make a group.
 """
 
 from __future__ import annotations
@@ -50,11 +51,15 @@ def find_copies(
     answers: Mapping[K, str],
     *,
     first: Callable[[K], float],
+    author: Callable[[K], Hashable] = lambda key: key,
     min_words: int = 6,
     min_group: int = 2,
 ) -> dict[K, K]:
-    """copy -> the original it repeats, among ``answers`` (key -> answer text); the
-    original of a group is the one ``first`` ranks lowest (its arrival)."""
+    """copy -> the original it repeats, among ``answers`` (key -> answer text).
+
+    The original of a group is the one ``first`` ranks lowest (its arrival); answers
+    by the original's ``author`` are never copies, and a group needs ``min_group``
+    distinct authors."""
     groups: dict[str, list[K]] = defaultdict(list)
     for key, answer in answers.items():
         text = loose(answer)
@@ -62,7 +67,8 @@ def find_copies(
             groups[text].append(key)
     copies: dict[K, K] = {}
     for keys in groups.values():
-        if len(keys) >= min_group:
-            original, *rest = sorted(keys, key=first)
-            copies.update((k, original) for k in rest)
+        if len({author(k) for k in keys}) < min_group:
+            continue
+        original, *rest = sorted(keys, key=first)
+        copies.update((k, original) for k in rest if author(k) != author(original))
     return copies

@@ -96,10 +96,13 @@ def plan_round(
     prefix = round_id
     if miner_id:
         prefix += "-" + hashlib.sha256(miner_id.encode()).hexdigest()[:8]
-    challenges = []
+    challenges: list[Challenge] = []
     for i, name in enumerate(names):
         family = FAMILIES[name]
-        task = bank.task(rng) if name == OPEN and bank is not None else family.generate(rng)
+        if name == OPEN and bank is not None:  # a miner's questions differ within a round
+            task = bank.task(rng, avoid={c.question for c in challenges if c.question})
+        else:
+            task = family.generate(rng)
         challenges.append(
             Challenge(
                 id=f"{prefix}-{i}",

@@ -72,13 +72,23 @@ class TrafficSampler:
 
     def offer(self, miner_id: str, model_type: str, payload: bytes, answer: str) -> None:
         """Maybe keep this answered request (``payload``: the chat body sent)."""
-        if self.rate <= 0 or self._rng.random() >= self.rate:
-            return
+        if self.draw():
+            self.keep(miner_id, model_type, payload, answer)
+
+    def draw(self) -> bool:
+        """Whether the request about to be answered is one to keep (a stream decides
+        this at its start, so only kept streams collect their text)."""
+        return self.rate > 0 and self._rng.random() < self.rate
+
+    def keep(self, miner_id: str, model_type: str, payload: bytes, answer: str) -> None:
+        """Keep this answered request. A streamed one is kept as its plain request: the
+        references re-asked answer it whole, and the streamed text is what is graded."""
         try:
             body = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return  # the gateway only forwards JSON it parsed: nothing to grade
         if isinstance(body, dict):
+            body.pop("stream", None)
             self._samples.append(TrafficSample(miner_id, model_type, body, answer))
 
     def take(self, limit: int) -> list[TrafficSample]:

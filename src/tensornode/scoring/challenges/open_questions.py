@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -89,9 +89,11 @@ class QuestionBank:
             raise InvalidInput(f"cannot read question bank {path}: {exc.strerror}") from None
         return cls(_parse(text.splitlines(), str(path)))
 
-    def task(self, rng: random.Random) -> Task:
-        """One question in a random framing, with its reference as the expected answer."""
-        item = rng.choice(self.questions)
+    def task(self, rng: random.Random, *, avoid: Collection[str] = ()) -> Task:
+        """One question in a random framing, with its reference as the expected answer;
+        not one whose question is in ``avoid`` while the bank has others."""
+        fresh = [q for q in self.questions if q.question not in avoid]
+        item = rng.choice(fresh or self.questions)
         parts = [rng.choice(FRAMINGS).format(q=item.question), rng.choice(INSTRUCTIONS)]
         rng.shuffle(parts)
         prompt = " ".join(p for p in parts if p)
