@@ -3,15 +3,21 @@
 ``/v1/models``, ``/v1/completions`` and ``/v1/chat/completions``. The answer is
 ``upstream heard: <prompt>``, cut to ``max_tokens`` words; prompt ``fail`` answers 500,
 ``reject`` answers 400 with OpenAI's error body, ``busy`` answers 429. Every request
-body is recorded in ``state.bodies``.
+body is recorded in ``state.bodies``. With ``stream: true`` the answer comes as OpenAI's
+server-sent chunks, one word each (``state.word_delay_s`` apart), usage in a last chunk
+when ``stream_options.include_usage``; ``state.streams`` records how each stream ended
+(``done`` or ``client left``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 MODEL = "fake-llama-3"
 
@@ -19,6 +25,30 @@ MODEL = "fake-llama-3"
 def build_fake_openai() -> FastAPI:
     app = FastAPI()
     app.state.bodies = []
+    app.state.streams = []
+    app.state.word_delay_s = 0.0
+
+    def streamed(body: dict[str, Any], text: str, usage: dict[str, int], chat: bool) -> Any:
+        async def chunks() -> AsyncIterator[bytes]:
+            ended = "client left"
+            try:
+                for i, word in enumerate(text.split(" ")):
+                    await asyncio.sleep(app.state.word_delay_s)
+                    piece = word if i == 0 else " " + word
+                    choice = {"index": 0, "finish_reason": None}
+                    choice.update({"delta": {"content": piece}} if chat else {"text": piece})
+                    yield b"data: " + json.dumps({"choices": [choice]}).encode() + b"\n\n"
+                end = {"index": 0, "finish_reason": "stop"}
+                end.update({"delta": {}} if chat else {"text": ""})
+                yield b"data: " + json.dumps({"choices": [end]}).encode() + b"\n\n"
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    yield b"data: " + json.dumps({"choices": [], "usage": usage}).encode() + b"\n\n"
+                yield b"data: [DONE]\n\n"
+                ended = "done"
+            finally:
+                app.state.streams.append(ended)
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -47,6 +77,8 @@ def build_fake_openai() -> FastAPI:
         if isinstance(out, JSONResponse):
             return out
         text, usage = out
+        if body.get("stream"):
+            return streamed(body, text, usage, chat=True)
         message = {"role": "assistant", "content": text}
         choice = {"index": 0, "message": message, "finish_reason": "stop"}
         return {
@@ -64,6 +96,8 @@ def build_fake_openai() -> FastAPI:
         if isinstance(out, JSONResponse):
             return out
         text, usage = out
+        if body.get("stream"):
+            return streamed(body, text, usage, chat=False)
         choice = {"index": 0, "text": text, "finish_reason": "length"}
         return {
             "id": "t1",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from loopback import serving_in_loop
+from tensornode.miner.app import build_miner_app
 from tensornode.miner.backends import BackendContext, build_backend, parse_model_spec
+from tensornode.miner.service import MinerService
 
 from .conftest import asgi_miner, make_settings, serve_in_thread
 from .fake_openai import MODEL, build_fake_openai
@@ -101,3 +106,53 @@ def test_no_model_listed_is_a_load_error(tmp_path: Path) -> None:
     backend = OpenAIUpstreamBackend("http://upstream/v1", transport=transport)
     with pytest.raises(ConfigurationError, match="lists no models"):
         backend.load()
+
+
+async def test_a_streamed_answer_arrives_as_the_upstream_makes_it(
+    upstream: tuple[str, FastAPI], tmp_path: Path
+) -> None:
+    url, fake = upstream
+    miner = build_backend(parse_model_spec(f"llm=openai:{url}"), BackendContext(tmp_path))
+    settings = make_settings(tmp_path, cache=False)
+    async with asgi_miner(settings, {"llm": miner}) as (client, _):
+        body = {"prompt": "one two three", "max_tokens": 8, "stream": True}
+        resp = await client.post("/api/chat", json=body)
+    events = [e.removeprefix("data: ") for e in resp.text.split("\n\n") if e]
+    assert events[-1] == "[DONE]"
+    pieces = [json.loads(e) for e in events[:-1]]
+    texts = [p["response"] for p in pieces if p["response"]]
+    assert len(texts) > 1 and "".join(texts) == "upstream heard: one two three"
+    assert pieces[-1]["usage"] == {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    sent = fake.state.bodies[-1]
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert fake.state.streams[-1] == "done"
+
+
+async def test_a_client_who_leaves_stops_the_upstreams_generation(
+    upstream: tuple[str, FastAPI], tmp_path: Path
+) -> None:
+    url, fake = upstream
+    fake.state.word_delay_s = 0.05
+    miner = build_backend(parse_model_spec(f"llm=openai:{url}"), BackendContext(tmp_path))
+    settings = make_settings(tmp_path, cache=False)
+    service = MinerService(settings, {"llm": miner})
+    app = build_miner_app(settings, service)
+    prompt = " ".join(f"w{i}" for i in range(100))
+    try:
+        async with app.router.lifespan_context(app), serving_in_loop(app) as miner_url:
+            await service.wait_loaded()
+            before = len(fake.state.streams)
+            body = {"prompt": prompt, "stream": True, "max_tokens": 100}
+            async with (
+                httpx.AsyncClient(base_url=miner_url) as http,
+                http.stream("POST", "/api/chat", json=body) as resp,
+            ):
+                first = json.loads((await anext(resp.aiter_lines())).removeprefix("data: "))
+                assert first == {"response": "upstream"}
+            for _ in range(200):
+                if len(fake.state.streams) > before:
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        fake.state.word_delay_s = 0.0
+    assert fake.state.streams[before:] == ["client left"]

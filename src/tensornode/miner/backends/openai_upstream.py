@@ -5,10 +5,17 @@
 URL including ``/v1``, optionally followed by ``#model-name``; without a name the first
 model of ``GET /models`` is used. The upstream batches by itself, so requests go out one
 per call, several at a time. Failures become :mod:`tensornode.errors` exceptions here.
+
+Answers stream: each request asks the upstream for ``stream: true`` (with usage in the
+last chunk where the server offers it) and hands the text to the miner's sink as the
+chunks arrive, so a streaming client of the miner sees the upstream's tokens as they are
+made. When the sink says nobody waits any more, the upstream connection is closed, which
+stops the generation there (vLLM, Ollama and llama.cpp abort a request whose client left).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +23,12 @@ from typing import Any
 import httpx
 
 from tensornode.errors import BackendError, ConfigurationError, InvalidInput, ServiceUnavailable
-from tensornode.miner.backends.base import BackendInfo, GenerationRequest, GenerationResult
+from tensornode.miner.backends.base import (
+    BackendInfo,
+    GenerationRequest,
+    GenerationResult,
+    TextSink,
+)
 
 DEFAULT_CONTEXT = 4096
 _FINISH = {"stop": "stop", "length": "length", "eos": "stop"}
@@ -69,6 +81,7 @@ class OpenAIUpstreamBackend:
 
     name = "openai"
     max_batch_size = 1
+    streams = True
 
     def __init__(
         self,
@@ -140,28 +153,70 @@ class OpenAIUpstreamBackend:
             body["ignore_eos"] = True  # vLLM's extension; others ignore unknown fields
         return body
 
-    def _one(self, request: GenerationRequest) -> GenerationResult:
+    def _one(self, row: int, request: GenerationRequest, sink: TextSink | None) -> GenerationResult:
         client = self._client
         if client is None:
             raise BackendError("upstream is not loaded")
         path = "/chat/completions" if self.chat else "/completions"
-        with _translated(self.base_url):
-            response = client.post(path, json=self._body(request))
-            response.raise_for_status()
-            body = response.json()
-            choice = body["choices"][0]
-            text = choice["message"]["content"] if self.chat else choice["text"]
-            usage = body.get("usage") or {}
-            return GenerationResult(
-                text=str(text or ""),
-                prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                completion_tokens=int(usage.get("completion_tokens", 0)),
-                finish_reason=_FINISH.get(str(choice.get("finish_reason")), "stop"),
-            )
+        body = {**self._body(request), "stream": True, "stream_options": {"include_usage": True}}
+        with _translated(self.base_url), client.stream("POST", path, json=body) as response:
+            if response.is_error:
+                response.read()
+                response.raise_for_status()
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                return self._whole(response.read())  # a server that does not stream
+            return self._streamed(row, response, sink)
 
-    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        """One upstream call per request (the batcher sends one at a time)."""
-        return [self._one(r) for r in requests]
+    def _whole(self, raw: bytes) -> GenerationResult:
+        body = json.loads(raw)
+        choice = body["choices"][0]
+        text = choice["message"]["content"] if self.chat else choice["text"]
+        usage = body.get("usage") or {}
+        return GenerationResult(
+            text=str(text or ""),
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason=_FINISH.get(str(choice.get("finish_reason")), "stop"),
+        )
+
+    def _streamed(
+        self, row: int, response: httpx.Response, sink: TextSink | None
+    ) -> GenerationResult:
+        """Read the upstream's chunks, telling ``sink`` the text so far after each."""
+        text, pieces, finish = "", 0, "stop"
+        usage: dict[str, Any] = {}
+        for line in response.iter_lines():
+            if not line.startswith("data:"):
+                continue  # comments, event names, blank separators
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            if "error" in chunk:
+                raise BackendError(f"upstream {self.base_url} failed mid-answer: {chunk['error']}")
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or ():
+                delta = (choice.get("delta") or {}) if self.chat else choice
+                piece = delta.get("content") if self.chat else delta.get("text")
+                if choice.get("finish_reason"):
+                    finish = _FINISH.get(str(choice["finish_reason"]), "stop")
+                if piece:
+                    text, pieces = text + str(piece), pieces + 1
+                    if sink is not None and not sink(row, text):  # closing stops the upstream
+                        prompt_tokens = int(usage.get("prompt_tokens", 0))
+                        return GenerationResult("", prompt_tokens, 0, "cancelled")
+        return GenerationResult(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", pieces)),
+            finish_reason=finish,
+        )
+
+    def generate_batch(
+        self, requests: Sequence[GenerationRequest], sink: TextSink | None = None
+    ) -> list[GenerationResult]:
+        """One upstream call per request (the batcher sends one at a time), streamed."""
+        return [self._one(i, r, sink) for i, r in enumerate(requests)]
 
     def close(self) -> None:
         """Close the HTTP client."""
