@@ -19,11 +19,15 @@ target). Targets:
   ``/api/chat`` and turns each event into an OpenAI chunk);
 - ``litellm``: the proxy's ``/v1/chat/completions`` (it calls the miner's ``/v1``).
 
-For each concurrency (``--concurrency``, default 1 and 64) the targets run in alternating
-slices (``direct, gateway, litellm, litellm, gateway, direct``, ``--rounds`` times) so
-drift in the machine's other load weighs on all alike; each slice runs
-``--streams`` streams per client. Per stream: the time to the first token (request sent
-to the first content chunk received) and the gaps between tokens. Reported per target:
+For each concurrency (``--concurrency``, default 1 and 64) and way of arriving
+(``--arrivals``: ``steady``, the clients' first streams spread over one stream's length
+so that streams start and end all the time, as ``c`` concurrent users do; ``burst``, all
+``c`` clients starting at the same instant, a thundering herd every stream's length), the
+targets run in alternating slices (``direct, gateway, litellm, litellm, gateway,
+direct``, ``--rounds`` times) so drift in the machine's other load weighs on all alike;
+each slice runs ``--streams`` streams per client. Per stream: the time to the first
+token (request sent to the first content chunk received) and the gaps between tokens.
+Reported per target:
 time to first token p50/p99, added (target minus direct) at p50 and p99, inter-token gap
 p50/p99 and jitter (standard deviation of the gaps), added jitter, and the proxy's CPU
 time per stream (from /proc, over its slices).
@@ -240,7 +244,10 @@ class Samples:
     cpu_s: float = 0.0
 
 
-async def _client(port: int, path: str, tokens: int, streams: int, into: Samples) -> None:
+async def _client(
+    port: int, path: str, tokens: int, streams: int, into: Samples, delay: float = 0.0
+) -> None:
+    await asyncio.sleep(delay)
     loop = asyncio.get_running_loop()
     _, conn = await loop.create_connection(StreamConnection, "127.0.0.1", port)
     raw = request(port, path, tokens)
@@ -374,23 +381,31 @@ def order(targets: list[str], rounds: int) -> list[str]:
     return (targets + targets[::-1]) * rounds
 
 
+Load = tuple[int, str]
+"""(concurrency, arrivals)."""
+
+
 async def measure(
     ports: dict[str, int], pids: dict[str, int], args: argparse.Namespace
-) -> dict[int, dict[str, Samples]]:
+) -> dict[Load, dict[str, Samples]]:
     targets = list(ports)
-    results: dict[int, dict[str, Samples]] = {}
+    results: dict[Load, dict[str, Samples]] = {}
+    stream_s = args.tokens * args.token_ms / 1000.0
     for name in targets:  # warm-up: connections, caches, the first JIT-less paths
         await _client(ports[name], "/v1/chat/completions", args.tokens, 2, Samples())
     for concurrency in args.concurrency:
-        per = {name: Samples() for name in targets}
-        for name in order(targets, args.rounds):
-            cpu_before = cpu_seconds(pids[name])
-            await asyncio.gather(*(
-                _client(ports[name], "/v1/chat/completions", args.tokens, args.streams, per[name])
-                for _ in range(concurrency)
-            ))  # fmt: skip
-            per[name].cpu_s += cpu_seconds(pids[name]) - cpu_before
-        results[concurrency] = per
+        for arrivals in args.arrivals if concurrency > 1 else ["steady"]:
+            spread = stream_s / concurrency if arrivals == "steady" else 0.0
+            per = {name: Samples() for name in targets}
+            for name in order(targets, args.rounds):
+                cpu_before = cpu_seconds(pids[name])
+                await asyncio.gather(*(
+                    _client(ports[name], "/v1/chat/completions", args.tokens, args.streams,
+                            per[name], delay=i * spread)
+                    for i in range(concurrency)
+                ))  # fmt: skip
+                per[name].cpu_s += cpu_seconds(pids[name]) - cpu_before
+            results[(concurrency, arrivals)] = per
     return results
 
 
@@ -419,19 +434,20 @@ def summary(samples: Samples, direct: Samples) -> dict[str, float]:
     return out
 
 
-def report(args: argparse.Namespace, results: dict[int, dict[str, Samples]]) -> None:
+def report(args: argparse.Namespace, results: dict[Load, dict[str, Samples]]) -> None:
     rows: list[dict[str, Any]] = []
     print(
-        f"{'conc':>4} {'target':<8} {'streams':>7} {'err':>3} {'TTFT p50':>9} {'p99':>7} "
+        f"{'conc':>4} {'arrive':<6} {'target':<8} {'streams':>7} {'err':>3} "
+        f"{'TTFT p50':>9} {'p99':>7} "
         f"{'+p50':>7} {'+p99':>7} {'gap p50':>8} {'p99':>7} {'jitter':>7} {'+jit':>6} "
         f"{'CPU/stream':>10}"
     )
-    for concurrency, per in results.items():
+    for (concurrency, arrivals), per in results.items():
         for name, samples in per.items():
             s = summary(samples, per["direct"])
-            rows.append({"concurrency": concurrency, "target": name, **s})
+            rows.append({"concurrency": concurrency, "arrivals": arrivals, "target": name, **s})
             print(
-                f"{concurrency:>4} {name:<8} {s['streams']:>7} {s['errors']:>3} "
+                f"{concurrency:>4} {arrivals:<6} {name:<8} {s['streams']:>7} {s['errors']:>3} "
                 f"{s['ttft_p50_ms']:>7.2f}ms {s['ttft_p99_ms']:>5.2f}ms "
                 f"{s['added_ttft_p50_ms']:>5.2f}ms {s['added_ttft_p99_ms']:>5.2f}ms "
                 f"{s['gap_p50_ms']:>6.2f}ms {s['gap_p99_ms']:>5.2f}ms {s['jitter_ms']:>5.2f}ms "
@@ -448,6 +464,7 @@ def report(args: argparse.Namespace, results: dict[int, dict[str, Samples]]) -> 
                     "platform": platform.platform()},
         "settings": {"token_ms": args.token_ms, "tokens": args.tokens, "streams": args.streams,
                      "rounds": args.rounds, "concurrency": args.concurrency,
+                     "arrivals": args.arrivals,
                      "litellm": bool(args.litellm)},
         "rows": rows,
     }, indent=2))  # fmt: skip
@@ -461,6 +478,13 @@ def main() -> None:
     parser.add_argument("--token-ms", type=float, default=20.0, help="the miner's token pace")
     parser.add_argument("--streams", type=int, default=8, help="streams per client per slice")
     parser.add_argument("--rounds", type=int, default=1, help="A/B/C/C/B/A rounds")
+    parser.add_argument(
+        "--arrivals",
+        nargs="+",
+        choices=["steady", "burst"],
+        default=["steady", "burst"],
+        help="how concurrent clients start (see the docstring)",
+    )
     parser.add_argument(
         "--litellm",
         default=os.environ.get("LITELLM_BIN") or shutil.which("litellm"),

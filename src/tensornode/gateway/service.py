@@ -33,14 +33,13 @@ from tensornode.db.session import Database
 from tensornode.errors import (
     InvalidInput,
     RateLimited,
-    ServiceUnavailable,
     Unauthenticated,
-    UpstreamError,
 )
+from tensornode.gateway.attempts import Attempts
 from tensornode.gateway.failover import CLIENT_ERROR_STATUSES, AttemptFailed, status_failure
 from tensornode.gateway.fastjson import loads
 from tensornode.gateway.keys import KEY_PREFIX, GatewayKeys, KeyIdentity
-from tensornode.gateway.pool import CandidatePool, NoCandidate
+from tensornode.gateway.pool import CandidatePool
 from tensornode.gateway.ratelimit import RateLimiter
 from tensornode.gateway.recorder import GatewayMetrics, RequestRecorder
 from tensornode.gateway.routing import MinerCandidate, ScoreSource
@@ -333,41 +332,27 @@ class Gateway:
         """:meth:`chat` for a body already validated (and its max_tokens checked)."""
         model_type = model_type or self.config.default_model_type
         payload = chat_body(loads(payload))  # the same bytes a validator's probe would be
-        config = self.config
-        clock = self.clock
-        deadline = clock() + config.deadline_s
-        tried: set[str] = set()
-        waited = 0.0
-        last: AttemptFailed | None = None
-        for _ in range(config.max_attempts):
-            try:
-                candidate = self.pool.take(model_type, exclude=tried) or await self.pool.acquire(
-                    model_type, exclude=tried, deadline=deadline
-                )
-            except NoCandidate:
-                break
-            except ServiceUnavailable:
-                self.metrics.rejected.labels("no_miner" if not tried else "busy").inc()
-                raise
-            tried.add(candidate.miner_id)
-            timeout = max(0.001, min(config.attempt_timeout_s, deadline - clock()))
+        attempts = self.attempts(model_type)
+        while (candidate := await attempts.next()) is not None:
             started = perf_counter()
             try:
-                answer = await self._attempt(candidate, model_type, payload, timeout, started)
+                answer = await self._attempt(
+                    candidate, model_type, payload, attempts.timeout(), started
+                )
             except AttemptFailed as failure:
-                waited += perf_counter() - started
-                last = failure
-                if clock() >= deadline:
-                    break
+                attempts.failed(failure, started)
                 continue
             finally:
                 self.pool.release(candidate)
-            waited += perf_counter() - started
+            attempts.answered(started)
             if self.sampler is not None:
                 self.sampler.offer(candidate.miner_id, model_type, payload, answer.text)
-            return GatewayAnswer(answer, candidate.miner_id, waited, len(tried))
-        self.metrics.rejected.labels("failed").inc()
-        raise self.exhausted(model_type, tried, last)
+            return GatewayAnswer(answer, candidate.miner_id, attempts.waited, len(attempts.tried))
+        raise attempts.exhausted()
+
+    def attempts(self, model_type: str) -> Attempts:
+        """A new request's failover across this gateway's miners."""
+        return Attempts(self.pool, self.metrics, self.config, self.clock, model_type)
 
     def signed(self, endpoint: str, payload: bytes) -> dict[str, str] | None:
         """The coordinator's signature header for ``payload`` to the miner at
@@ -421,20 +406,6 @@ class Gateway:
                 miner_id, elapsed, "ok", prompt_tokens=usage[0], completion_tokens=usage[1]
             )
         return answer
-
-    def exhausted(
-        self, model_type: str, tried: set[str], last: AttemptFailed | None
-    ) -> ServiceUnavailable | UpstreamError:
-        if last is None:
-            return ServiceUnavailable(
-                f"every miner serving {model_type!r} is cooling down after failures",
-                retry_after=self.config.breaker_cooldown_s,
-            )
-        if last.timeout:
-            return UpstreamError(
-                f"no miner answered in time ({len(tried)} tried): {last.reason}", status=504
-            )
-        return UpstreamError(f"no miner could answer ({len(tried)} tried); last: {last.reason}")
 
     def status(self) -> Mapping[str, object]:
         """The candidate set as the router sees it (for operators and tests)."""

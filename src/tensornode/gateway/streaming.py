@@ -21,10 +21,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tensornode.errors import InvalidInput, ServiceUnavailable
+from tensornode.errors import InvalidInput
 from tensornode.gateway.failover import CLIENT_ERROR_STATUSES, AttemptFailed, status_failure
 from tensornode.gateway.fastjson import dumps, loads
-from tensornode.gateway.pool import NoCandidate
 from tensornode.gateway.routing import MinerCandidate
 from tensornode.gateway.upstream import UpstreamStream, chat_body, read_all
 from tensornode.openai_compat import CompletionChunks, openai_finish_reason
@@ -70,79 +69,64 @@ class MinerStream:
 
 async def open_stream(gateway: Gateway, payload: bytes, model_type: str | None) -> MinerStream:
     """The first miner to start answering ``payload`` (failover before that)."""
-    from tensornode.gateway.service import client_error_message, parse_answer
 
     model_type = model_type or gateway.config.default_model_type
     payload = chat_body(loads(payload))  # the same encoding as every request to a miner
-    config, clock, pool = gateway.config, gateway.clock, gateway.pool
-    deadline = clock() + config.deadline_s
-    tried: set[str] = set()
-    waited = 0.0
-    last: AttemptFailed | None = None
-    for _ in range(config.max_attempts):
-        try:
-            candidate = pool.take(model_type, exclude=tried) or await pool.acquire(
-                model_type, exclude=tried, deadline=deadline
-            )
-        except NoCandidate:
-            break
-        except ServiceUnavailable:
-            gateway.metrics.rejected.labels("no_miner" if not tried else "busy").inc()
-            raise
-        tried.add(candidate.miner_id)
-        timeout = max(0.001, min(config.attempt_timeout_s, deadline - clock()))
+    attempts = gateway.attempts(model_type)
+    while (candidate := await attempts.next()) is not None:
         started = perf_counter()
         upstream: UpstreamStream | None = None
         try:
             upstream = await gateway.upstream.open_stream(
                 candidate.url_for(model_type),
                 payload,
-                timeout=timeout,
-                idle_timeout=config.attempt_timeout_s,
+                timeout=attempts.timeout(),
+                idle_timeout=gateway.config.attempt_timeout_s,
                 headers=gateway.signed(candidate.endpoint, payload),
             )
-            if upstream.status != 200:
-                body = await read_all(upstream)
-                if upstream.status in CLIENT_ERROR_STATUSES:
-                    candidate.breaker.on_success()
-                    gateway.recorder.record(
-                        candidate.miner_id, perf_counter() - started, "client_error"
-                    )
-                    pool.release(candidate)
-                    raise InvalidInput(
-                        client_error_message(body, upstream.status), status=upstream.status
-                    )
-                raise status_failure(upstream.status, body)
-            if EVENT_STREAM in upstream.content_type:
-                first, answer = await upstream.read(), None
-                if not first:
-                    raise AttemptFailed("the miner ended its stream before any event")
-            else:
-                answer = parse_answer(await read_all(upstream), perf_counter() - started)
-                first = b""
+            first, answer = await _first_bytes(gateway, candidate, upstream, started)
         except AttemptFailed as failure:
             _failed(gateway, candidate, started, failure, upstream)
-            waited += perf_counter() - started
-            last = failure
-            if clock() >= deadline:
-                break
+            attempts.failed(failure, started)
             continue
-        except InvalidInput:  # the miner refused the request: recorded and released above
+        except InvalidInput:  # the miner refused the request: recorded and released
             raise
         except BaseException:  # cancelled (the user left): not the miner's fault
             if upstream is not None:
                 upstream.close()
             candidate.breaker.on_cancel()
-            pool.release(candidate)
+            gateway.pool.release(candidate)
             raise
-        waited += perf_counter() - started
+        attempts.answered(started)
         sampled = gateway.sampler is not None and gateway.sampler.draw()
         return MinerStream(
-            candidate, upstream, first, answer, started, waited, payload, model_type,
+            candidate, upstream, first, answer, started, attempts.waited, payload, model_type,
             [] if sampled else None,
         )  # fmt: skip
-    gateway.metrics.rejected.labels("failed").inc()
-    raise gateway.exhausted(model_type, tried, last)
+    raise attempts.exhausted()
+
+
+async def _first_bytes(
+    gateway: Gateway, candidate: MinerCandidate, upstream: UpstreamStream, started: float
+) -> tuple[bytes, MinerAnswer | None]:
+    """The first bytes of an event stream, or a miner's whole JSON answer; AttemptFailed
+    for a failure, InvalidInput (recorded, the miner released) for a refused request."""
+    from tensornode.gateway.service import client_error_message, parse_answer
+
+    if upstream.status != 200:
+        body = await read_all(upstream)
+        if upstream.status in CLIENT_ERROR_STATUSES:
+            candidate.breaker.on_success()
+            gateway.recorder.record(candidate.miner_id, perf_counter() - started, "client_error")
+            gateway.pool.release(candidate)
+            raise InvalidInput(client_error_message(body, upstream.status), status=upstream.status)
+        raise status_failure(upstream.status, body)
+    if EVENT_STREAM not in upstream.content_type:
+        return b"", parse_answer(await read_all(upstream), perf_counter() - started)
+    first = await upstream.read()
+    if not first:
+        raise AttemptFailed("the miner ended its stream before any event")
+    return first, None
 
 
 def _failed(
