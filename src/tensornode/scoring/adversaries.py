@@ -232,6 +232,7 @@ class MinerOutcome:
     total: float
     consistency: float
     traffic: int
+    traffic_passed: int
     rank: int
     why: list[str] = field(default_factory=list)
 
@@ -258,12 +259,12 @@ async def _register(client: httpx.AsyncClient, adv: Adversary) -> None:
 
 
 async def _user_traffic(client: httpx.AsyncClient, count: int, start: int) -> list[str]:
-    """``count`` user questions through the gateway, every other one streamed; who
-    answered each."""
+    """``count`` user questions through the gateway, two in three streamed; who answered
+    each."""
     served = []
     for i in range(start, start + count):
         question, _ = USER_QUESTIONS[i % len(USER_QUESTIONS)]
-        body = {"prompt": question, "max_tokens": 64, "stream": i % 2 == 1}
+        body = {"prompt": question, "max_tokens": 64, "stream": i % 3 != 0}
         resp = await client.post("/api/chat", json=body)
         if resp.status_code == 200:
             served.append(resp.headers.get("x-tensornode-miner-id", ""))
@@ -384,6 +385,7 @@ async def _outcome(
             total=totals.get(adv.miner_id, 0.0),
             consistency=current["consistency"],
             traffic=current["traffic"],
+            traffic_passed=current["trafficPassed"],
             rank=rank[adv.name],
             why=current["why"],
         )

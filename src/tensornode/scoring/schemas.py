@@ -203,9 +203,9 @@ class MinerScore:
     answered: int
     passed: int
     evidence: tuple[Evidence, ...] = ()
-    consistency: float = 1.0  # share of graded user answers that held up (1 when none)
+    consistency: float = 1.0  # factor for serving users worse than probes (1 when not)
     traffic: int = 0  # sampled user answers graded
-    traffic_passed: int = 0
+    traffic_passed: int = 0  # of those, the ones that held up
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,7 @@ class ValidationReads:
             health_probes=health.probes if health else 0,
             health_successes=health.successes if health else 0,
             consistency=score.consistency, traffic=score.traffic,
-            why=explain(score, health),
+            traffic_passed=score.traffic_passed, why=explain(score, health),
         )  # fmt: skip
         return MinerScoresPublic(
             miner_id=miner_id,

@@ -170,8 +170,12 @@ class EpochScorePublic(ComponentsPublic):
     passed: int
     health_probes: int
     health_successes: int
-    consistency: float = Field(1.0, description="share of graded user answers that held up")
+    consistency: float = Field(
+        1.0,
+        description="factor on the total for serving users worse than probes (1: as well)",
+    )
     traffic: int = Field(0, description="sampled user answers graded")
+    traffic_passed: int = Field(0, description="of those, the ones that held up")
     why: list[str]
 
 
