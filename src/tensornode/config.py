@@ -78,7 +78,10 @@ class CoordinatorSettings(BaseModel):
         64 * 1024, ge=4096, description="largest request head (request line and headers)"
     )
     header_timeout_s: float = Field(
-        10.0, gt=0, description="an idle keep-alive connection's time to send its next request"
+        10.0,
+        gt=0,
+        description="a connection's time to send a whole request head (from its start or"
+        " the next request's first byte), and an idle keep-alive connection's to begin one",
     )
     http_parser: Literal["h11", "httptools"] | None = Field(
         None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ def test_a_huge_request_head_is_cut_off_while_it_is_read(tmp_path: Path) -> None
     max_header_bytes (httptools would buffer megabytes of it first)."""
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", dev_mode=False)
     options = server_options(settings)
-    assert options["http"] == "h11"
+    assert options["http"].__qualname__ == "HeadDeadline[h11]"
     server = ThreadedServer(build_app(settings), **options)
     server.start()
     sent = 0
@@ -189,3 +190,69 @@ def test_a_huge_request_head_is_cut_off_while_it_is_read(tmp_path: Path) -> None
         server.stop()
     assert not answer.startswith(b"HTTP/1.1 200")
     assert sent < 8 * 1024 * 1024 or answer.startswith(b"HTTP/1.1 4")
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bytes | None:
+    """What the server sent before closing ``sock`` within ``seconds``; None if still open."""
+    sock.settimeout(seconds)
+    received = b""
+    try:
+        while chunk := sock.recv(4096):
+            received += chunk
+    except TimeoutError:
+        return None
+    return received
+
+
+@pytest.mark.parametrize("parser", ["h11", "httptools"])
+def test_a_request_head_trickled_in_is_cut_off_at_the_deadline(tmp_path: Path, parser: str) -> None:
+    """Slowloris: a connection that sends nothing, or a head a byte at a time, is closed
+    with 408 once ``header_timeout_s`` has passed; whole requests on the same server and
+    a kept-alive connection's next request are served as usual."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 's.db'}", dev_mode=True)
+    coordinator = settings.coordinator.model_copy(
+        update={"header_timeout_s": 0.5, "http_parser": parser}
+    )
+    settings = settings.model_copy(update={"coordinator": coordinator})
+    server = ThreadedServer(build_app(settings), **server_options(settings))
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as silent:
+            answer = _closed_within(silent, 5)
+        assert answer is not None and answer.startswith(b"HTTP/1.1 408 ")
+        assert b"request head not received within 0.5 s" in answer
+        with socket.create_connection(("127.0.0.1", server.port)) as trickle:
+            for byte in b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: abcdefgh":
+                try:
+                    trickle.sendall(bytes([byte]))
+                except OSError:
+                    break  # closed between two bytes
+                if _closed_within(trickle, 0.05) is not None:
+                    break
+            else:
+                pytest.fail("a head trickled in for 2 s was still being read")
+        with socket.create_connection(("127.0.0.1", server.port)) as kept:
+            request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            for _ in range(2):  # the second request comes after the first head's deadline
+                kept.sendall(request)
+                kept.settimeout(5)
+                assert kept.recv(4096).startswith(b"HTTP/1.1 200 ")
+                time.sleep(0.3)
+            kept.sendall(b"GET /health HTTP/1.1\r\n")  # the third one stalls
+            answer = _closed_within(kept, 5)
+            assert answer is not None and answer.startswith(b"HTTP/1.1 408 ")
+        with socket.create_connection(("127.0.0.1", server.port)) as expecting:
+            body = b'{"prompt": "hi"}'
+            expecting.sendall(
+                b"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                b"\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+            )
+            expecting.settimeout(5)
+            assert expecting.recv(4096).startswith(b"HTTP/1.1 100 ")
+            expecting.sendall(body[:5])
+            time.sleep(0.8)  # a body may take longer than a head's deadline after a 100
+            expecting.sendall(body[5:])
+            answer = expecting.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 ") and not answer.startswith(b"HTTP/1.1 408 ")
+    finally:
+        server.stop()

@@ -5,7 +5,9 @@
 - dev mode: requests whose ``Host`` is not a loopback name, or whose ``Origin`` is a
   foreign site (403), so a web page cannot reach a laptop's dev coordinator through DNS
   rebinding or a cross-site request;
-- a request head larger than ``coordinator.max_header_bytes`` (431);
+- a request head larger than ``coordinator.max_header_bytes`` (431; outside dev mode h11
+  refuses it while reading, and every head is due within ``coordinator.header_timeout_s``,
+  see :mod:`.head_deadline`);
 - a body larger than ``coordinator.max_body_bytes`` (413): a declared ``Content-Length``
   is refused without reading a byte; a streamed (chunked) body is read only up to the
   limit; either must arrive within ``coordinator.body_timeout_s`` (408);
@@ -54,11 +56,14 @@ class Refused(Exception):
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn Config options for the coordinator's connection-level limits: h11 outside
     dev mode (it refuses a request head over ``max_header_bytes`` while reading it, where
-    httptools buffers a head of any size), idle keep-alive connections closed."""
+    httptools buffers a head of any size), idle keep-alive connections closed, and each
+    request head due within ``header_timeout_s`` (:mod:`.head_deadline`)."""
+    from tensornode.coordinator.head_deadline import protocol_class
+
     limits = settings.coordinator
     parser = limits.http_parser or ("httptools" if settings.dev_mode else "h11")
     return {
-        "http": parser,
+        "http": protocol_class(parser, limits.header_timeout_s),
         "h11_max_incomplete_event_size": limits.max_header_bytes,
         "timeout_keep_alive": limits.header_timeout_s,
     }
