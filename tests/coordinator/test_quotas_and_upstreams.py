@@ -3,6 +3,7 @@ holds a bounded number of VMs and ports."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -81,3 +82,15 @@ async def test_a_vm_opens_a_bounded_number_of_ports(production: FastAPI) -> None
             {"error": "openPorts: a VM opens at most 8 ports (22 included)"},
         )
         assert isinstance(client, httpx.AsyncClient)
+
+
+async def test_requests_that_arrive_together_cannot_pass_the_quota_together(
+    production: FastAPI,
+) -> None:
+    async with client_for(production) as client:
+        me = await _bearer(production)
+        replies = await asyncio.gather(
+            *(client.post("/deploy", headers=me, json={}) for _ in range(4))
+        )
+        assert sorted(r.status_code for r in replies) == [201, 201, 409, 409]
+        assert (await client.get("/vms", headers=me)).json()["count"] == 2

@@ -6,7 +6,9 @@ Every method checks nothing about the caller: ownership is the API's dependency
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -152,6 +154,10 @@ class VMService:
         self.machines = machines
         self.config = config
         self.miners = miners
+        # one creation at a time per account, so two requests cannot both pass the quota
+        self._creating: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def configurations(self) -> list[Configuration]:
         """The default provider's configurations, cheapest first."""
@@ -222,6 +228,18 @@ class VMService:
         if instances > limit:
             raise InvalidInput(f"instances must be at most {limit}")
         ports = normalize_ports(open_ports)
+        lock = self._creating.setdefault(owner_id, asyncio.Lock())
+        async with lock:  # the quota holds for requests that arrive together
+            return await self._create(owner_id, name, constraints, ports, instances)
+
+    async def _create(
+        self,
+        owner_id: str,
+        name: str | None,
+        constraints: Constraints,
+        ports: tuple[PortSpec, ...],
+        instances: int,
+    ) -> list[VM]:
         await self._check_quota(owner_id, instances, ports)
         config = await self.resolve_configuration(constraints)
         base = name or f"miner-{utcnow():%Y%m%d-%H%M%S}"
