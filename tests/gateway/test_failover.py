@@ -156,3 +156,16 @@ async def test_a_failed_trial_doubles_the_cooldown(app: FastAPI, client: httpx.A
             assert (await client.post("/api/chat", json={"prompt": f"{n}"})).status_code == 200
         assert dead.requests == 4
         assert ok.answered >= 8
+
+
+async def test_a_failing_miners_words_never_reach_the_user(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    secret = {"error": "db at 10.0.0.7:5432 refused user admin"}
+    async with serve_chat_miner("leaky", fail_status=500, fail_body=secret) as miner:
+        await add_miner(app, miner.endpoint)
+        plain = await client.post("/api/chat", json={"prompt": "hi"})
+        streamed = await client.post("/api/chat", json={"prompt": "hi", "stream": True})
+    for resp in (plain, streamed):
+        assert resp.status_code == 502, resp.text
+        assert "10.0.0.7" not in resp.text and "HTTP 500" in resp.json()["error"]
