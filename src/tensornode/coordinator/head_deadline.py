@@ -40,15 +40,31 @@ def _refusal(timeout_s: float) -> bytes:
 
 
 class _WatchedTransport:
-    """The transport as the wrapped protocol sees it: writes mark the answer begun."""
+    """The transport as the wrapped protocol sees it: the first write after a head marks
+    the answer begun. Every other call is the real transport's own bound method (set on
+    the instance, so the hot path has no extra frame), and so are writes once marked."""
+
+    _DIRECT = (
+        "is_closing", "close", "abort", "get_extra_info", "pause_reading", "resume_reading",
+        "get_write_buffer_size", "set_write_buffer_limits", "can_write_eof", "write_eof",
+    )  # fmt: skip
 
     def __init__(self, transport: Any, watch: _HeadWatch) -> None:
         self._transport = transport
         self._watch = watch
+        for name in self._DIRECT:
+            if hasattr(transport, name):
+                setattr(self, name, getattr(transport, name))
+        self.expect_answer()
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def expect_answer(self) -> None:
+        """A head has ended: the next write (other than an interim 100) is the answer."""
+        self.write = self._first_write
+
+    def _first_write(self, data: bytes | bytearray | memoryview) -> None:
         if bytes(data[:13]) != _CONTINUE:  # an interim 100 is no answer: the body follows
             self._watch.answered = True
+            self.write = self._transport.write
         self._transport.write(data)
 
     def writelines(self, lines: Any) -> None:
@@ -91,11 +107,13 @@ def protocol_class(http: str, timeout_s: float) -> type[asyncio.Protocol]:
             self._loop = _loop or asyncio.get_running_loop()
             self._watch = _HeadWatch()
             self._transport: Any = None
+            self._watched: _WatchedTransport | None = None
 
         def connection_made(self, transport: Any) -> None:  # asyncio's, or uvloop's
             self._transport = transport
             self._arm()
-            self._inner.connection_made(_WatchedTransport(transport, self._watch))
+            self._watched = _WatchedTransport(transport, self._watch)
+            self._inner.connection_made(self._watched)
 
         def data_received(self, data: bytes) -> None:
             watch = self._watch
@@ -107,6 +125,8 @@ def protocol_class(http: str, timeout_s: float) -> type[asyncio.Protocol]:
                 if any(end in seen for end in _HEAD_ENDS):
                     watch.awaiting = False
                     self._disarm()
+                    if self._watched is not None:
+                        self._watched.expect_answer()
                 else:
                     watch.tail = seen[-_TAIL:]
             self._inner.data_received(data)
