@@ -25,8 +25,11 @@ so that streams start and end all the time, as ``c`` concurrent users do; ``burs
 ``c`` clients starting at the same instant, a thundering herd every stream's length), the
 targets run in alternating slices (``direct, gateway, litellm, litellm, gateway,
 direct``, ``--rounds`` times) so drift in the machine's other load weighs on all alike;
-each slice runs ``--streams`` streams per client. Per stream: the time to the first
-token (request sent to the first content chunk received) and the gaps between tokens.
+each slice runs ``--streams`` streams per client (by default 32 for a lone client, so
+its percentiles rest on 64 streams per target, and 8 for each of 64). A client sends
+its next request when the last one's body has ended, as an HTTP client must. Per
+stream: the time to the first token (request sent to the first content chunk
+received) and the gaps between tokens.
 Reported per target:
 time to first token p50/p99, added (target minus direct) at p50 and p99, inter-token gap
 p50/p99 and jitter (standard deviation of the gaps), added jitter, and the proxy's CPU
@@ -59,6 +62,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 WALLET = "0.0.424242"
 TOKEN = b"Qx7"
+END_OF_BODY = b"0\r\n\r\n"
+"""The last chunk of a chunked body (every target streams chunked)."""
 API_KEY = "sk-bench-" + "5e3c" * 12
 """Sent to every target: LiteLLM's master key (the gateway in dev mode and the miner
 ignore a bearer that is not theirs)."""
@@ -204,7 +209,10 @@ class StreamConnection(asyncio.Protocol):
         tokens = self.buffer.count(TOKEN)
         # each token arrives in its own write; count those in this read
         self.times += [now] * (tokens - len(self.times))
-        if b"[DONE]" in self.buffer and self.done is not None and not self.done.done():
+        # the stream is over when its chunked body has ended (after [DONE]): as an HTTP
+        # client, the next request on this connection goes out only then
+        ended = b"[DONE]" in self.buffer and self.buffer.endswith(END_OF_BODY)
+        if ended and self.done is not None and not self.done.done():
             self.done.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -377,6 +385,11 @@ def cpu_seconds(pid: int) -> float:
 # -- the benchmark --------------------------------------------------------------------
 
 
+def streams_per_client(args: argparse.Namespace, concurrency: int) -> int:
+    """``--streams``, or enough for a lone client's percentiles to mean something."""
+    return int(args.streams or max(8, 32 // concurrency))
+
+
 def order(targets: list[str], rounds: int) -> list[str]:
     return (targets + targets[::-1]) * rounds
 
@@ -400,8 +413,8 @@ async def measure(
             for name in order(targets, args.rounds):
                 cpu_before = cpu_seconds(pids[name])
                 await asyncio.gather(*(
-                    _client(ports[name], "/v1/chat/completions", args.tokens, args.streams,
-                            per[name], delay=i * spread)
+                    _client(ports[name], "/v1/chat/completions", args.tokens,
+                            streams_per_client(args, concurrency), per[name], delay=i * spread)
                     for i in range(concurrency)
                 ))  # fmt: skip
                 per[name].cpu_s += cpu_seconds(pids[name]) - cpu_before
@@ -462,7 +475,9 @@ def report(args: argparse.Namespace, results: dict[Load, dict[str, Samples]]) ->
         "at": stamp,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
-        "settings": {"token_ms": args.token_ms, "tokens": args.tokens, "streams": args.streams,
+        "settings": {"token_ms": args.token_ms, "tokens": args.tokens,
+                     "streams_per_client": {c: streams_per_client(args, c)
+                                            for c in args.concurrency},
                      "rounds": args.rounds, "concurrency": args.concurrency,
                      "arrivals": args.arrivals,
                      "litellm": bool(args.litellm)},
@@ -476,7 +491,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--tokens", type=int, default=25, help="tokens per stream")
     parser.add_argument("--token-ms", type=float, default=20.0, help="the miner's token pace")
-    parser.add_argument("--streams", type=int, default=8, help="streams per client per slice")
+    parser.add_argument(
+        "--streams", type=int, default=None,
+        help="streams per client per slice (default: 32 for 1 client, 8 from 4 clients up)",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1, help="A/B/C/C/B/A rounds")
     parser.add_argument(
         "--arrivals",

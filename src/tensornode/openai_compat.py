@@ -105,9 +105,14 @@ def _text_of(message: ChatMessage) -> str:
 
 def render_prompt(messages: list[ChatMessage]) -> str:
     """One prompt from the chat (the rendering in this module's docstring)."""
-    if len(messages) == 1 and messages[0].role == "user":
-        return _text_of(messages[0])
-    blocks = [f"{m.role.capitalize()}: {_text_of(m)}" for m in messages]
+    return render_turns([(m.role, _text_of(m)) for m in messages])
+
+
+def render_turns(turns: list[tuple[str, str]]) -> str:
+    """One prompt from (role, text) turns (the rendering in this module's docstring)."""
+    if len(turns) == 1 and turns[0][0] == "user":
+        return turns[0][1]
+    blocks = [f"{role.capitalize()}: {text}" for role, text in turns]
     return "\n\n".join([*blocks, "Assistant:"])
 
 
@@ -138,6 +143,11 @@ def to_chat_request(body: ChatCompletionRequest) -> ChatRequest:
 
 def parse_completion_request(raw: bytes) -> ChatCompletionRequest:
     """Validate a ``/v1/chat/completions`` body; InvalidInput names the first bad field."""
+    return parse_completion_body(completion_object(raw))
+
+
+def completion_object(raw: bytes) -> dict[str, Any]:
+    """A ``/v1/chat/completions`` body's JSON object; InvalidInput when it is none."""
     try:
         data = loads(raw)
     except UnsafeJSON as exc:
@@ -146,6 +156,11 @@ def parse_completion_request(raw: bytes) -> ChatCompletionRequest:
         raise InvalidInput("malformed JSON body") from None
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")
+    return data
+
+
+def parse_completion_body(data: dict[str, Any]) -> ChatCompletionRequest:
+    """Validate a ``/v1/chat/completions`` body's object (see parse_completion_request)."""
     try:
         return ChatCompletionRequest.model_validate(data)
     except ValidationError as exc:

@@ -31,6 +31,8 @@ class EventReader:
     def feed(self, chunk: bytes) -> list[bytes]:
         """The data of every event completed by ``chunk``; ValueError for an event
         longer than ``max_event_bytes``."""
+        if not self._buffer and _one_line_event(chunk):  # the usual chunk: one whole event
+            return [chunk[6:-2]]
         buffer = self._buffer + chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
@@ -43,6 +45,16 @@ class EventReader:
     def pending(self) -> bytes:
         """Bytes of an event not yet complete."""
         return self._buffer
+
+
+def _one_line_event(chunk: bytes) -> bool:
+    """``chunk`` is exactly one event of one ``data: `` line (no other line break)."""
+    return (
+        chunk.startswith(b"data: ")
+        and chunk.endswith(b"\n\n")
+        and chunk.find(b"\n") == len(chunk) - 2
+        and b"\r" not in chunk
+    )
 
 
 def _data(raw: bytes) -> bytes | None:

@@ -134,3 +134,20 @@ async def test_the_chat_routes_answer_with_their_shapes_and_errors(tmp_path: Pat
         assert stream.text.endswith("data: [DONE]\n\n")
         missing = await client.post("/v1/chat/completions", json={**body, "model": "gpt-x"})
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+
+
+async def test_chat_routes_are_plain_routes_served_first_and_documented(app: FastAPI) -> None:
+    from starlette.routing import Route
+
+    from tensornode.gateway.routes import CHAT_ROUTES
+
+    first = app.router.routes[: len(CHAT_ROUTES)]
+    assert [(type(r), r.path) for r in first] == [(Route, path) for path, _ in CHAT_ROUTES]
+    documented = app.openapi()["paths"]
+    assert all("post" in documented[path] for path, _ in CHAT_ROUTES)
+
+
+async def test_a_model_type_longer_than_allowed_is_refused(client: httpx.AsyncClient) -> None:
+    resp = await client.post("/api/chat/" + "x" * 41, json={"prompt": "hi"})
+    assert resp.status_code == 422
+    assert resp.json() == {"error": "model_type: at most 40 characters"}

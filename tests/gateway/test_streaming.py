@@ -1,5 +1,6 @@
-"""Streamed answers through the gateway: relayed as they come, failover before the first
-byte only, a user who leaves closes the miner's connection, usage recorded at the end."""
+"""Streamed answers through the gateway: the head sent once a miner's answer has begun,
+events relayed as they come, failover until the answer's first byte, a user who leaves
+closes the miner's connection, usage recorded at the end."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from loopback import serving_in_loop
@@ -52,22 +54,87 @@ async def test_a_miner_that_does_not_stream_is_sent_as_one_piece(
     assert text == "guide: hi"
 
 
-async def test_stream_fails_over_before_the_first_byte(
-    app: FastAPI, client: httpx.AsyncClient
+@pytest.mark.parametrize(
+    "failing",
+    [{"fail_status": 500}, {"break_after": 0}],
+    ids=["an-error-status", "a-head-and-then-nothing"],
+)
+async def test_stream_fails_over_until_the_first_byte(
+    app: FastAPI, client: httpx.AsyncClient, failing: dict[str, int]
 ) -> None:
     async with (
-        serve_chat_miner("broken", fail_status=500) as broken,
+        serve_chat_miner("broken", **failing) as broken,
         serve_chat_miner("good") as good,
     ):
-        await add_miner(app, broken.endpoint)
+        broken_id = await add_miner(app, broken.endpoint)
         good_id = await add_miner(app, good.endpoint)
         replies = [
             await client.post("/api/chat", json={"prompt": f"p{n}", "stream": True})
             for n in range(4)
         ]
-    assert {r.headers["X-TensorNode-Miner-Id"] for r in replies} == {good_id}
-    assert all(_events(r.text)[-1] == "[DONE]" for r in replies)
     assert broken.requests >= 1
+    for n, reply in enumerate(replies):
+        events = _events(reply.text)
+        assert reply.status_code == 200 and events[-1] == "[DONE]"
+        assert "".join(json.loads(e)["response"] for e in events[:-1]) == f"good: p{n}"
+    if "fail_status" in failing:  # refused before its head: the head names who answered
+        assert {r.headers["X-TensorNode-Miner-Id"] for r in replies} == {good_id}
+    gateway = gateway_of(app)
+    assert gateway.metrics.series(broken_id).error >= 1
+    assert all(c.inflight == 0 for c in gateway.pool.candidates.values())
+
+
+async def test_when_every_miner_dies_after_its_head_the_stream_ends_with_an_error(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with serve_chat_miner("mute", break_after=0) as mute:
+        await add_miner(app, mute.endpoint)
+        chat = await client.post("/api/chat", json={"prompt": "hello", "stream": True})
+        body = {"model": "llm", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        completion = await client.post("/v1/chat/completions", json=body)
+    assert chat.status_code == completion.status_code == 200
+    assert json.loads(_events(chat.text)[-1])["error"].startswith("no miner could answer")
+    error = json.loads(_events(completion.text)[-1])["error"]
+    assert error["message"].startswith("no miner could answer") and error["type"] == "api_error"
+    assert "mute" not in chat.text + completion.text  # the miner's words never reach the user
+    assert all(c.inflight == 0 for c in gateway_of(app).pool.candidates.values())
+
+
+async def test_the_head_goes_out_while_the_miner_makes_its_first_token(app: FastAPI) -> None:
+    async with (
+        serve_chat_miner("slow", word_delay_s=0.3) as miner,
+        serving_in_loop(app) as url,
+    ):
+        await add_miner(app, miner.endpoint)
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+            http.stream("POST", "/api/chat", json={"prompt": "a b", "stream": True}) as resp,
+        ):
+            words_at_head = miner.streamed_words
+            text = "".join([line async for line in resp.aiter_lines()])
+    assert resp.status_code == 200 and words_at_head == 0
+    assert "slow:" in text and text.endswith("data: [DONE]")
+
+
+async def test_a_user_who_leaves_before_the_first_token_frees_the_miner(app: FastAPI) -> None:
+    async with (
+        serve_chat_miner("slow", word_delay_s=0.5) as miner,
+        serving_in_loop(app) as url,
+    ):
+        miner_id = await add_miner(app, miner.endpoint)
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+            http.stream("POST", "/api/chat", json={"prompt": "a b", "stream": True}) as resp,
+        ):
+            assert resp.status_code == 200  # the head is out; the user leaves now
+        for _ in range(200):
+            if miner.stream_closed_early:
+                break
+            await asyncio.sleep(0.02)
+        assert miner.stream_closed_early == 1 and miner.streamed_words == 0
+        gateway = gateway_of(app)
+        assert all(c.inflight == 0 for c in gateway.pool.candidates.values())
+        assert gateway.metrics.series(miner_id).error == 0  # leaving is not the miner's fault
 
 
 async def test_a_stream_that_breaks_off_ends_with_an_error_event(

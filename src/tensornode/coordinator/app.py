@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tensornode import __version__
@@ -31,7 +32,7 @@ from tensornode.coordinator.services.miners import MinerCheckFailed
 from tensornode.epochs.routes import attach_epochs
 from tensornode.epochs.routes import router as epochs_router
 from tensornode.errors import RateLimited, ServiceUnavailable, TensorNodeError
-from tensornode.gateway.routes import attach_gateway, gateway_running
+from tensornode.gateway.routes import attach_gateway, gateway_running, serve_chat_routes
 from tensornode.gateway.routes import router as gateway_router
 from tensornode.monitor.coordinator_fleet import CoordinatorFleet
 from tensornode.monitor.routes import attach_monitor, monitor_running
@@ -45,6 +46,9 @@ from tensornode.scoring.network.runtime import ValidationRuntime, validation_run
 from tensornode.scoring.traffic import TrafficSampler
 
 log = logging.getLogger(__name__)
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's native OpenTelemetry, off: the coordinator's metrics are Prometheus
+(``/metrics``), and the check whether a provider is configured cost every request ~15 µs."""
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -125,6 +129,7 @@ def build_app(
         version=__version__,
         description="VMs, miner deployments and the miner registry of a TensorNode network.",
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.coordinator = core
     app.state.credential_resolvers = list(DEFAULT_RESOLVERS)
@@ -156,6 +161,7 @@ def build_app(
     for router in (deploy.router, vms.router, vm_miner.router, vm_exec.router, miners.router):
         app.include_router(router)
     install_ui(app)  # web pages at / and /ui/..., /static
+    serve_chat_routes(app)  # the chat endpoints as plain routes, matched first
     app.add_middleware(RequestGuard, settings=settings)  # body/header/depth limits (limits.py)
 
     @app.get("/health", tags=["meta"])

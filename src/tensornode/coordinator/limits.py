@@ -15,7 +15,8 @@
   library's parser would answer with a RecursionError (a 500).
 
 The body is read here (at most the limit) and replayed to the app, then ``receive`` is
-the server's again (so the app still hears ``http.disconnect``).
+the server's again (so the app still hears ``http.disconnect``); a route may take it
+whole from ``scope[GUARDED_BODY]`` instead of reading it once more.
 
 :func:`server_options` are uvicorn's own limits for the same settings.
 """
@@ -23,6 +24,7 @@ the server's again (so the app still hears ``http.disconnect``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import time
@@ -38,6 +40,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+GUARDED_BODY = "tensornode.body"
+"""The scope key of a request's whole body, as the guard read it."""
 
 # A JSON string (escapes included) or one bracket: what nesting depth is counted over.
 _JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -84,6 +89,7 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
+@functools.lru_cache(maxsize=256)  # a dev-mode check on every request: few distinct hosts
 def is_loopback_host(host: str) -> bool:
     """``localhost`` or a loopback address, with or without a port (``[::1]:8000`` too)."""
     name = host.strip().lower()
@@ -127,6 +133,7 @@ class RequestGuard:
         if body is None:
             await self.app(scope, receive, send)
             return
+        scope[GUARDED_BODY] = body
         await self.app(scope, _replay(body, receive), send)
 
     def _check_head(self, scope: MutableMapping[str, Any]) -> None:

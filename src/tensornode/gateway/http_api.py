@@ -12,7 +12,7 @@ gateway's own time: total minus the time spent waiting on miners). Errors are
 "code"}}`` under ``/v1``; 429 and 503 carry ``Retry-After``. If the user disconnects
 before the answer, the request to the miner is cancelled (its connection closed) and
 the reply is :data:`CLIENT_CLOSED`, which nobody reads. A streamed reply's
-``X-TensorNode-Overhead-Ms`` is the gateway's time before the first byte.
+``X-TensorNode-Overhead-Ms`` is the gateway's own time before its head went out.
 """
 
 from __future__ import annotations
@@ -36,19 +36,24 @@ from tensornode.errors import (
     ServiceUnavailable,
     TensorNodeError,
 )
+from tensornode.gateway.completion_call import CompletionCall, completion_call
 from tensornode.gateway.fastjson import UnsafeJSON, dumps, loads
 from tensornode.gateway.service import Gateway, GatewayAnswer
-from tensornode.gateway.streaming import MinerStream, open_stream, relay_chat, relay_completion
+from tensornode.gateway.streaming import (
+    MinerStream,
+    finish,
+    open_stream,
+    relay_chat,
+    relay_completion,
+)
+from tensornode.gateway.upstream import chat_body as chat_payload
 from tensornode.miner.app import validation_message
 from tensornode.miner.check_rules import KNOWN_MODEL_TYPES
 from tensornode.openai_compat import (
-    ChatCompletionRequest,
     CompletionChunks,
     completion_body,
     model_type_of,
     openai_error_body,
-    parse_completion_request,
-    to_chat_request,
 )
 from tensornode.sse import EVENT_STREAM
 
@@ -81,6 +86,8 @@ class Reply:
     body: bytes | AsyncIterator[bytes]
     media_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
+    on_close: Callable[[], None] | None = None
+    """For a streamed body: run when the response has ended, however (idempotent)."""
 
 
 class ClientGone(Exception):
@@ -154,9 +161,10 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     return _validated(_chat_object(body))
 
 
-def chat_fields(body: bytes) -> tuple[int | None, bool]:
-    """Validate a ``/api/chat`` body as :func:`parse_chat_request` does; the max_tokens
-    the user sent (None when none) and whether they asked for a stream.
+def chat_fields(body: bytes) -> tuple[dict[str, Any], int | None, bool]:
+    """Validate a ``/api/chat`` body as :func:`parse_chat_request` does; the body's
+    object, the max_tokens the user sent (None when none) and whether they asked for a
+    stream.
 
     The hot path's version: a body that plainly satisfies ChatRequest (the usual one) is
     checked by hand, without building the model; anything else (an error to word, or a
@@ -165,10 +173,10 @@ def chat_fields(body: bytes) -> tuple[int | None, bool]:
     data = _chat_object(body)
     if _plainly_valid(data):
         max_tokens: int | None = data.get("max_tokens")
-        return max_tokens, data.get("stream", False) is True
+        return data, max_tokens, data.get("stream", False) is True
     request = _validated(data)
     sent = request.max_tokens if "max_tokens" in request.model_fields_set else None
-    return sent, request.stream
+    return data, sent, request.stream
 
 
 def _chat_object(body: bytes) -> dict[str, Any]:
@@ -260,14 +268,12 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
         await gateway.admit(incoming.authorization, incoming.client_ip)
         if model_type is not None and not known_model_type(gateway, model_type):
             raise NotFound("Model not available")
-        max_tokens, stream = chat_fields(incoming.body)
+        data, max_tokens, stream = chat_fields(incoming.body)
         gateway.check_max_tokens(max_tokens)
         if stream:
-            opening = open_stream(gateway, incoming.body, model_type)
+            opening = open_stream(gateway, chat_payload(data), model_type)
             miner_stream = await until_disconnect(opening, incoming.disconnected)
-            return await _streamed(
-                gateway, miner_stream, started, relay_chat(gateway, miner_stream)
-            )
+            return _streamed(gateway, miner_stream, started, relay_chat(miner_stream))
         work = gateway.forward(incoming.body, model_type)  # the body as the user sent it
         answer = await until_disconnect(work, incoming.disconnected)
     except ClientGone:
@@ -277,13 +283,13 @@ async def serve_chat(gateway: Gateway, incoming: Incoming, model_type: str | Non
     return Reply(200, chat_body(answer), headers=_answer_headers(gateway, answer, started))
 
 
-async def _streamed(
+def _streamed(
     gateway: Gateway, stream: MinerStream, started: float, relay: AsyncIterator[bytes]
 ) -> Reply:
-    """The reply relaying a miner's stream. The relay is started here (its first piece
-    is at hand), so from now on it records and frees the miner however it ends, even if
-    the server never reads it (a started async generator is closed when collected)."""
-    first = await anext(relay)
+    """The reply relaying a miner's stream, whose head is in: the user's head goes out
+    now, while the miner makes its first token (which the relay waits for, failing over
+    until then). The relay records and frees the miner when it ends; should the response
+    end before the relay began, its ``on_close`` frees the miner."""
     overhead_s = max(0.0, perf_counter() - started - stream.waited_s)
     gateway.metrics.overhead.observe(overhead_s)
     headers = {
@@ -291,13 +297,7 @@ async def _streamed(
         "X-TensorNode-Overhead-Ms": f"{overhead_s * 1000.0:.3f}",
         "Cache-Control": "no-cache",
     }
-    return Reply(200, _prepend(first, relay), EVENT_STREAM, headers)
-
-
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+    return Reply(200, relay, EVENT_STREAM, headers, on_close=lambda: finish(stream, "cancelled"))
 
 
 def chat_body(answer: GatewayAnswer) -> bytes:
@@ -322,13 +322,14 @@ async def serve_completion(gateway: Gateway, incoming: Incoming) -> Reply:
     started = perf_counter()
     try:
         await gateway.admit(incoming.authorization, incoming.client_ip)
-        body = parse_completion_request(incoming.body)
-        model_type = model_type_of(body.model)
+        call = completion_call(incoming.body)
+        model_type = model_type_of(call.model)
         if not known_model_type(gateway, model_type):
-            raise NotFound(f"model {body.model!r} not found: GET /v1/models lists them")
-        request = to_chat_request(body)
-        if body.stream:
-            return await _stream_completion(gateway, incoming, body, request, model_type, started)
+            raise NotFound(f"model {call.model!r} not found: GET /v1/models lists them")
+        gateway.check_max_tokens(call.fields.get("max_tokens"))
+        if call.stream:
+            return await _stream_completion(gateway, incoming, call, model_type, started)
+        request = call.chat_request()
         answer = await until_disconnect(gateway.chat(request, model_type), incoming.disconnected)
     except ClientGone:
         return Reply(CLIENT_CLOSED, b"")
@@ -336,25 +337,18 @@ async def serve_completion(gateway: Gateway, incoming: Incoming) -> Reply:
         return openai_error_reply(exc)
     headers = _answer_headers(gateway, answer, started)
     completion: dict[str, Any] = completion_body(
-        answer.response, request, model=body.model, miner_id=answer.miner_id
+        answer.response, request, model=call.model, miner_id=answer.miner_id
     )
     return Reply(200, json.dumps(completion).encode(), headers=headers)
 
 
 async def _stream_completion(
-    gateway: Gateway,
-    incoming: Incoming,
-    body: ChatCompletionRequest,
-    request: ChatRequest,
-    model_type: str,
-    started: float,
+    gateway: Gateway, incoming: Incoming, call: CompletionCall, model_type: str, started: float
 ) -> Reply:
     """A streamed chat completion: the miner asked to stream, its events as chunks."""
-    gateway.check_limits(request)
-    payload = dumps({**request.model_dump(mode="json", exclude_unset=True), "stream": True})
+    payload = chat_payload({**call.fields, "stream": True})
     opening = open_stream(gateway, payload, model_type)
     miner_stream = await until_disconnect(opening, incoming.disconnected)
-    include_usage = body.stream_options is not None and body.stream_options.include_usage
-    chunks = CompletionChunks(body.model, include_usage=include_usage)
-    relay = relay_completion(gateway, miner_stream, chunks, request.max_tokens)
-    return await _streamed(gateway, miner_stream, started, relay)
+    chunks = CompletionChunks(call.model, include_usage=call.include_usage)
+    relay = relay_completion(miner_stream, chunks, call.max_tokens)
+    return _streamed(gateway, miner_stream, started, relay)

@@ -8,9 +8,10 @@
 - ``GET /gateway/status``: the router's view of each healthy miner.
 
 The chat endpoints' behaviour lives in http_api.py (streamed answers: streaming.py);
-the routes here serve it: one path for every chat request. ``build_app`` calls
-:func:`attach_gateway` and enters :func:`gateway_running` in its lifespan (the
-background candidate refresh and metrics flusher).
+the routes here serve it: one path for every chat request, plain Starlette routes in
+front of the app's others (:func:`serve_chat_routes`; their APIRoutes document them).
+``build_app`` calls :func:`attach_gateway` and enters :func:`gateway_running` in its
+lifespan (the background candidate refresh and metrics flusher).
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from starlette.routing import Route
 
 from tensornode.config import Settings
 from tensornode.contracts.common import MAX_ROW_NUMBER
 from tensornode.coordinator.deps import CurrentAccount
+from tensornode.coordinator.limits import GUARDED_BODY
 from tensornode.db.session import Database
-from tensornode.errors import NotFound, TensorNodeError
+from tensornode.errors import InvalidInput, NotFound, TensorNodeError
+from tensornode.gateway.event_stream import EventStreamResponse
 from tensornode.gateway.http_api import (
     Incoming,
     Reply,
@@ -87,26 +91,36 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def _incoming(request: Request, limit: int) -> Incoming:
+async def _body(request: Request, limit: int) -> bytes:
+    """The request's body: as the request guard read it (limits.py), or read here."""
+    guarded: bytes | None = request.scope.get(GUARDED_BODY)
+    if guarded is not None:
+        check_body_size(str(len(guarded)), limit)
+        return guarded
     check_body_size(request.headers.get("content-length"), limit)
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         check_body_size(str(len(body)), limit)
+    return bytes(body)
+
+
+async def _incoming(request: Request, limit: int) -> Incoming:
+    body = await _body(request, limit)
 
     async def disconnected() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             continue
 
-    return Incoming(
-        request.headers.get("authorization"), _client_ip(request), bytes(body), disconnected
-    )
+    return Incoming(request.headers.get("authorization"), _client_ip(request), body, disconnected)
 
 
 def _response(reply: Reply) -> Response:
     if isinstance(reply.body, bytes):
         return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
-    return StreamingResponse(reply.body, reply.status, reply.headers, media_type=reply.media_type)
+    return EventStreamResponse(
+        reply.body, status_code=reply.status, headers=reply.headers, on_close=reply.on_close
+    )
 
 
 _CHAT_DOC: dict[str, Any] = {
@@ -121,27 +135,61 @@ _CHAT_DOC: dict[str, Any] = {
 }
 
 
-async def _chat(request: Request, model_type: str | None) -> Response:
+MODEL_TYPE_MAX = 40
+
+
+async def serve_api_chat(request: Request) -> Response:
+    """``POST /api/chat`` and ``POST /api/chat/{model_type}`` (a plain route's endpoint)."""
     gateway = _gateway(request)
+    model_type: str | None = request.path_params.get("model_type")
     try:
+        if model_type is not None and len(model_type) > MODEL_TYPE_MAX:
+            raise InvalidInput(f"model_type: at most {MODEL_TYPE_MAX} characters", status=422)
         incoming = await _incoming(request, gateway.config.max_body_bytes)
     except TensorNodeError as exc:
         return _response(error_reply(exc))
     return _response(await serve_chat(gateway, incoming, model_type))
 
 
+async def serve_chat_completions(request: Request) -> Response:
+    """``POST /v1/chat/completions`` (a plain route's endpoint)."""
+    gateway = _gateway(request)
+    try:
+        incoming = await _incoming(request, gateway.config.max_body_bytes)
+    except TensorNodeError as exc:
+        return _response(openai_error_reply(exc))
+    return _response(await serve_completion(gateway, incoming))
+
+
+CHAT_ROUTES = (
+    ("/api/chat", serve_api_chat),
+    ("/api/chat/{model_type}", serve_api_chat),
+    ("/v1/chat/completions", serve_chat_completions),
+)
+
+
+def serve_chat_routes(app: FastAPI) -> None:
+    """Answer the chat endpoints with plain Starlette routes, matched before the app's
+    other routes. Their APIRoutes below only document them (OpenAPI, /docs): FastAPI's
+    per-request machinery (the included routers' matching, dependency solving) cost a
+    streamed answer ~0.15 ms of its time to first token on the 2-core bench machine
+    (``bench/gateway_streaming.py``), and the chat routes need none of it."""
+    plain = [Route(path, endpoint, methods=["POST"]) for path, endpoint in CHAT_ROUTES]
+    app.router.routes[0:0] = plain
+
+
 @router.post("/api/chat", **_CHAT_DOC)
 async def chat(request: Request) -> Response:
     """Answer a prompt (the miner API's ``ChatRequest``) with the best available miner."""
-    return await _chat(request, None)
+    return await serve_api_chat(request)
 
 
 @router.post("/api/chat/{model_type}", **_CHAT_DOC)
 async def chat_with_model(
-    request: Request, model_type: Annotated[str, Path(max_length=40)]
+    request: Request, model_type: Annotated[str, Path(max_length=MODEL_TYPE_MAX)]
 ) -> Response:
     """Answer with a miner serving ``model_type``; 404 ``Model not available`` if unknown."""
-    return await _chat(request, model_type)
+    return await serve_api_chat(request)
 
 
 # -- OpenAI-compatible ---------------------------------------------------------------
@@ -150,12 +198,7 @@ async def chat_with_model(
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     """OpenAI's chat completions (``stream`` too); ``model`` is a model type, e.g. ``llm``."""
-    gateway = _gateway(request)
-    try:
-        incoming = await _incoming(request, gateway.config.max_body_bytes)
-    except TensorNodeError as exc:
-        return _response(openai_error_reply(exc))
-    return _response(await serve_completion(gateway, incoming))
+    return await serve_chat_completions(request)
 
 
 def openai_error(exc: TensorNodeError) -> Response:

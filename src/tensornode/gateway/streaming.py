@@ -1,13 +1,16 @@
 """Streamed answers through the gateway: open a miner's stream with failover, relay it.
 
 :func:`open_stream` sends the user's request (with ``stream: true``) to the best miner
-and returns once the first bytes of its answer are in; until then a failure tries the
-next miner, as :meth:`~tensornode.gateway.service.Gateway.forward` does. After that the
-answer is committed to that miner: :func:`relay_chat` passes its events through as they
-arrive (``/api/chat``), :func:`relay_completion` turns them into OpenAI chunks
-(``/v1/chat/completions``). A miner that does not stream answers JSON; its whole answer
-then goes out as one piece. A stream that breaks off ends with an ``{"error": ...}``
-event; one the user leaves closes the miner's connection, which stops its generation.
+and returns once its answer has begun (its head is in), so the user's head can go out
+while the miner makes its first token; until the answer's first bytes are in, a failure
+tries the next miner, as :meth:`~tensornode.gateway.service.Gateway.forward` does
+(:meth:`MinerStream.first`). After that the answer is committed to that miner:
+:func:`relay_chat` passes its events through as they arrive (``/api/chat``),
+:func:`relay_completion` turns them into OpenAI chunks (``/v1/chat/completions``). A
+miner that does not stream answers JSON; its whole answer then goes out as one piece. A
+stream that breaks off, or whose every miner failed before its first bytes once the
+user's head was out, ends with an ``{"error": ...}`` event; one the user leaves closes
+the miner's connection, which stops its generation.
 The attempt is recorded (latency, tokens) when the stream ends, and a sampled share of
 streams (drawn when they open, so only those collect their text) goes to the traffic
 grader like answered requests do: a miner cannot serve streaming users worse than probes.
@@ -18,18 +21,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tensornode.errors import InvalidInput
+from tensornode.errors import InvalidInput, TensorNodeError
 from tensornode.gateway.failover import CLIENT_ERROR_STATUSES, AttemptFailed, status_failure
 from tensornode.gateway.fastjson import dumps, loads
 from tensornode.gateway.routing import MinerCandidate
-from tensornode.gateway.upstream import UpstreamStream, chat_body, read_all
-from tensornode.openai_compat import CompletionChunks, openai_finish_reason
+from tensornode.gateway.upstream import UpstreamStream, read_all
+from tensornode.openai_compat import CompletionChunks, openai_error_body, openai_finish_reason
 from tensornode.sse import DONE, DONE_EVENT, EVENT_STREAM, EventReader, event
 
 if TYPE_CHECKING:
+    from tensornode.gateway.attempts import Attempts
     from tensornode.gateway.service import Gateway, MinerAnswer
 
 log = logging.getLogger(__name__)
@@ -38,17 +42,77 @@ perf_counter = time.perf_counter
 
 @dataclass
 class MinerStream:
-    """A miner's answer as it arrives: its first bytes (or a whole JSON answer)."""
+    """A user's streamed answer and the miner serving it: opened when a miner's answer
+    has begun (its head: 200 and an event stream; or its whole JSON answer, from a miner
+    that does not stream). Until the first bytes of the answer arrive (:meth:`first`), a
+    miner that fails is replaced by the next, as :meth:`Gateway.forward` does."""
 
-    candidate: MinerCandidate
-    upstream: UpstreamStream
-    first: bytes
-    answer: MinerAnswer | None  # a miner that does not stream: its whole answer
-    started: float  # perf_counter at the attempt's start
-    waited_s: float  # time spent waiting on miners before the first bytes
-    payload: bytes = b""  # the request sent to the miner
-    model_type: str = ""
+    gateway: Gateway
+    attempts: Attempts
+    payload: bytes  # the request sent to the miner
+    model_type: str
     text: list[str] | None = None  # the answer's text so far, for a sampled stream
+    candidate: MinerCandidate = field(init=False)
+    upstream: UpstreamStream = field(init=False)
+    answer: MinerAnswer | None = None  # a miner that does not stream: its whole answer
+    started: float = 0.0  # perf_counter at this miner's attempt's start
+    waited_s: float = 0.0  # time spent waiting on miners until this one's head
+    live: bool = False  # a miner is serving it (its slot held until finish)
+
+    async def open(self) -> None:
+        """Begin the answer with the next miner that starts one; the error for the user
+        (ServiceUnavailable, UpstreamError) when none does, InvalidInput when a miner
+        refuses the request (recorded, the miner released)."""
+        gateway, attempts = self.gateway, self.attempts
+        while (candidate := await attempts.next()) is not None:
+            started = perf_counter()
+            upstream: UpstreamStream | None = None
+            try:
+                upstream = await gateway.upstream.open_stream(
+                    candidate.url_for(self.model_type),
+                    self.payload,
+                    timeout=attempts.timeout(),
+                    idle_timeout=gateway.config.attempt_timeout_s,
+                    headers=gateway.signed(candidate.endpoint, self.payload),
+                )
+                answer = await _begun(gateway, candidate, upstream, started)
+            except AttemptFailed as failure:
+                _failed(gateway, candidate, started, failure, upstream)
+                attempts.failed(failure, started)
+                continue
+            except InvalidInput:  # the miner refused the request: recorded and released
+                raise
+            except BaseException:  # cancelled (the user left): not the miner's fault
+                if upstream is not None:
+                    upstream.close()
+                candidate.breaker.on_cancel()
+                gateway.pool.release(candidate)
+                raise
+            self.candidate, self.upstream, self.answer, self.started = (
+                candidate, upstream, answer, started,
+            )  # fmt: skip
+            self.live = True
+            self.waited_s = attempts.waited + (perf_counter() - started)
+            return
+        raise attempts.exhausted()
+
+    async def first(self) -> bytes:
+        """The answer's first bytes (b"" for a whole JSON answer); a miner that fails
+        before sending any is recorded and the next one opened (see :meth:`open`)."""
+        while self.answer is None:
+            try:
+                first = await self.upstream.read()
+                if not first:
+                    raise AttemptFailed("the miner ended its stream before any event")
+            except AttemptFailed as failure:
+                self.live = False
+                _failed(self.gateway, self.candidate, self.started, failure, self.upstream)
+                self.attempts.failed(failure, self.started)
+                await self.open()
+                continue
+            self.attempts.answered(self.started)
+            return first
+        return b""
 
     def collect(self, data: bytes) -> None:
         """Add one event's text to a sampled stream's answer."""
@@ -68,49 +132,24 @@ class MinerStream:
 
 
 async def open_stream(gateway: Gateway, payload: bytes, model_type: str | None) -> MinerStream:
-    """The first miner to start answering ``payload`` (failover before that)."""
-
+    """The user's stream, opened with the first miner whose answer begins (failover until
+    then, and on until its first bytes: :meth:`MinerStream.first`). ``payload``: the
+    request for the miner, encoded as every request to a miner is (``chat_body``)."""
     model_type = model_type or gateway.config.default_model_type
-    payload = chat_body(loads(payload))  # the same encoding as every request to a miner
-    attempts = gateway.attempts(model_type)
-    while (candidate := await attempts.next()) is not None:
-        started = perf_counter()
-        upstream: UpstreamStream | None = None
-        try:
-            upstream = await gateway.upstream.open_stream(
-                candidate.url_for(model_type),
-                payload,
-                timeout=attempts.timeout(),
-                idle_timeout=gateway.config.attempt_timeout_s,
-                headers=gateway.signed(candidate.endpoint, payload),
-            )
-            first, answer = await _first_bytes(gateway, candidate, upstream, started)
-        except AttemptFailed as failure:
-            _failed(gateway, candidate, started, failure, upstream)
-            attempts.failed(failure, started)
-            continue
-        except InvalidInput:  # the miner refused the request: recorded and released
-            raise
-        except BaseException:  # cancelled (the user left): not the miner's fault
-            if upstream is not None:
-                upstream.close()
-            candidate.breaker.on_cancel()
-            gateway.pool.release(candidate)
-            raise
-        attempts.answered(started)
-        sampled = gateway.sampler is not None and gateway.sampler.draw()
-        return MinerStream(
-            candidate, upstream, first, answer, started, attempts.waited, payload, model_type,
-            [] if sampled else None,
-        )  # fmt: skip
-    raise attempts.exhausted()
+    sampled = gateway.sampler is not None and gateway.sampler.draw()
+    stream = MinerStream(
+        gateway, gateway.attempts(model_type), payload, model_type, [] if sampled else None
+    )
+    await stream.open()
+    return stream
 
 
-async def _first_bytes(
+async def _begun(
     gateway: Gateway, candidate: MinerCandidate, upstream: UpstreamStream, started: float
-) -> tuple[bytes, MinerAnswer | None]:
-    """The first bytes of an event stream, or a miner's whole JSON answer; AttemptFailed
-    for a failure, InvalidInput (recorded, the miner released) for a refused request."""
+) -> MinerAnswer | None:
+    """None when the miner's event stream has begun, its whole answer when it answered
+    JSON; AttemptFailed for a failure, InvalidInput (recorded, the miner released) for a
+    refused request."""
     from tensornode.gateway.service import client_error_message, parse_answer
 
     if upstream.status != 200:
@@ -122,11 +161,8 @@ async def _first_bytes(
             raise InvalidInput(client_error_message(body, upstream.status), status=upstream.status)
         raise status_failure(upstream.status, body)
     if EVENT_STREAM not in upstream.content_type:
-        return b"", parse_answer(await read_all(upstream), perf_counter() - started)
-    first = await upstream.read()
-    if not first:
-        raise AttemptFailed("the miner ended its stream before any event")
-    return first, None
+        return parse_answer(await read_all(upstream), perf_counter() - started)
+    return None
 
 
 def _failed(
@@ -146,8 +182,13 @@ def _failed(
     log.debug("miner %s failed: %s", candidate.miner_id, failure.reason)
 
 
-def finish(gateway: Gateway, stream: MinerStream, outcome: str, usage: Any) -> None:
-    """Record a relayed stream's end and free its miner's slot (ok, error or cancelled)."""
+def finish(stream: MinerStream, outcome: str, usage: Any = None) -> None:
+    """Record a relayed stream's end and free its miner's slot (ok, error or cancelled);
+    nothing for a stream whose last miner failed before its first bytes (recorded then)."""
+    if not stream.live:
+        return
+    stream.live = False
+    gateway = stream.gateway
     stream.upstream.close()
     candidate = stream.candidate
     gateway.pool.release(candidate)
@@ -202,13 +243,15 @@ def _answer_events(answer: MinerAnswer) -> list[dict[str, Any]]:
 
 
 async def miner_events(stream: MinerStream) -> AsyncIterator[tuple[bytes, list[bytes]]]:
-    """The miner's answer as (raw bytes, the data of the events they completed)."""
+    """The miner's answer as (raw bytes, the data of the events they completed);
+    AttemptFailed when it breaks off, the user's error (TensorNodeError) when every miner
+    tried failed before its first bytes."""
+    chunk = await stream.first()
     if stream.answer is not None:
         events = _answer_events(stream.answer)
         yield b"".join(event(e) for e in events) + DONE_EVENT, [dumps(e) for e in events] + [DONE]
         return
     reader = EventReader()
-    chunk = stream.first
     while chunk:
         try:
             completed = reader.feed(chunk)
@@ -229,7 +272,7 @@ def _done_or_error(data: bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) and (obj.get("done") or "error" in obj) else None
 
 
-async def relay_chat(gateway: Gateway, stream: MinerStream) -> AsyncIterator[bytes]:
+async def relay_chat(stream: MinerStream) -> AsyncIterator[bytes]:
     """``/api/chat`` streamed: the miner's events passed through as they arrive."""
     outcome, usage = "cancelled", None
     try:
@@ -246,12 +289,14 @@ async def relay_chat(gateway: Gateway, stream: MinerStream) -> AsyncIterator[byt
     except AttemptFailed as failure:
         outcome = "error"
         yield event({"error": f"the miner's answer broke off: {failure.reason}"})
+    except TensorNodeError as exc:  # no miner began the answer after all
+        yield event({"error": exc.message})
     finally:
-        finish(gateway, stream, outcome, usage)
+        finish(stream, outcome, usage)
 
 
 async def relay_completion(
-    gateway: Gateway, stream: MinerStream, chunks: CompletionChunks, max_tokens: int
+    stream: MinerStream, chunks: CompletionChunks, max_tokens: int
 ) -> AsyncIterator[bytes]:
     """``/v1/chat/completions`` streamed: each miner event as an OpenAI chunk."""
     outcome, usage, reason = "cancelled", None, None
@@ -294,5 +339,8 @@ async def relay_completion(
         message = f"the miner's answer broke off: {reason_text}"
         error = {"message": message, "type": "api_error", "code": "upstream_error"}
         yield pending + event({"error": error})
+    except TensorNodeError as exc:  # no miner began the answer after all
+        error = openai_error_body(exc.status, exc.message)["error"]
+        yield pending + event({"error": error})
     finally:
-        finish(gateway, stream, outcome, usage)
+        finish(stream, outcome, usage)
