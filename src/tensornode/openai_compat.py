@@ -240,6 +240,10 @@ def _event(data: dict[str, Any]) -> bytes:
 DONE_EVENT = b"data: [DONE]\n\n"
 
 
+_CONTENT_HEAD = b'"choices":[{"index":0,"delta":{"content":'
+_CONTENT_TAIL = b'},"finish_reason":null,"logprobs":null}]}\n\n'
+
+
 class CompletionChunks:
     """The events of one streamed chat completion, in OpenAI's chunk format."""
 
@@ -262,8 +266,9 @@ class CompletionChunks:
         return self._chunk({"role": "assistant", "content": ""}, None)
 
     def content(self, text: str) -> bytes:
-        """A piece of the answer's text."""
-        return self._chunk({"content": text}, None)
+        """A piece of the answer's text (one a token: written as bytes around the text,
+        which is what ``_chunk`` would make of it)."""
+        return self._prefix + _CONTENT_HEAD + orjson.dumps(text) + _CONTENT_TAIL
 
     def finish(self, reason: str, usage: dict[str, int] | None) -> bytes:
         """The finish chunk, the usage chunk if asked for, and ``[DONE]``."""

@@ -47,3 +47,18 @@ def test_any_split_gives_the_same_events(payloads: list[str], cuts: list[int]) -
     points = sorted({c for c in cuts if c < len(stream)} | {0, len(stream)})
     chunks = [stream[a:b] for a, b in itertools.pairwise(points)]
     assert _read(chunks) == [p.encode() for p in payloads]
+
+
+@given(text=st.text())
+def test_a_content_chunk_is_the_json_of_its_delta(text: str) -> None:
+    import json
+
+    from tensornode.openai_compat import CompletionChunks
+
+    chunk = CompletionChunks("llm", include_usage=False).content(text)
+    assert chunk.startswith(b"data: ") and chunk.endswith(b"\n\n")
+    body = json.loads(chunk[6:-2])
+    assert body["object"] == "chat.completion.chunk" and body["model"] == "llm"
+    assert body["choices"] == [
+        {"index": 0, "delta": {"content": text}, "finish_reason": None, "logprobs": None}
+    ]

@@ -27,7 +27,6 @@ import asyncio
 import functools
 import ipaddress
 import re
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -174,25 +173,51 @@ class RequestGuard:
         return body
 
     async def _receive_body(self, receive: Receive, limit: int) -> bytes:
+        """The body, due whole within ``body_timeout_s``: one timer for all its parts (an
+        ``asyncio.timeout`` block per part cost ~60 µs on a cold machine, every request)."""
         timeout = self.limits.body_timeout_s
-        deadline = time.monotonic() + timeout
+        task = asyncio.current_task()
+        assert task is not None
+        late = _Late(task)
+        timer = task.get_loop().call_later(timeout, late.expire)
         parts: list[bytes] = []
         size = 0
-        while True:
-            try:
-                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                    message = await receive()
-            except TimeoutError:
-                raise Refused(408, f"request body not received within {timeout:g} s") from None
-            if message["type"] == "http.disconnect":
-                raise Refused(400, "the client went away before sending its body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise Refused(413, f"request body larger than {limit} bytes")
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise Refused(400, "the client went away before sending its body")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise Refused(413, f"request body larger than {limit} bytes")
+                parts.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(parts)
+        except asyncio.CancelledError:
+            if not late.expired:
+                raise
+            task.uncancel()
+            raise Refused(408, f"request body not received within {timeout:g} s") from None
+        finally:
+            timer.cancel()
+            late.done = True
+
+
+class _Late:
+    """Cancels a body's reading task when its time is up (unless it is done by then)."""
+
+    __slots__ = ("done", "expired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.done = False
+        self.expired = False
+
+    def expire(self) -> None:
+        if not self.done:
+            self.expired = True
+            self.task.cancel()
 
 
 def _is_json(scope: MutableMapping[str, Any]) -> bool:
