@@ -13,8 +13,16 @@ from fastapi import FastAPI
 
 from loopback import serving_in_loop
 
-from .chat_miner import serve_chat_miner
+from .chat_miner import ChatMiner, serve_chat_miner
 from .conftest import add_miner, gateway_of
+
+
+async def _until_the_miner_stops(miner: ChatMiner) -> None:
+    """Wait (up to 4 s) for the miner to see the user leave and stop its stream."""
+    for _ in range(200):
+        if miner.stream_closed_early:
+            return
+        await asyncio.sleep(0.02)
 
 
 def _events(text: str) -> list[str]:
@@ -127,10 +135,7 @@ async def test_a_user_who_leaves_before_the_first_token_frees_the_miner(app: Fas
             http.stream("POST", "/api/chat", json={"prompt": "a b", "stream": True}) as resp,
         ):
             assert resp.status_code == 200  # the head is out; the user leaves now
-        for _ in range(200):
-            if miner.stream_closed_early:
-                break
-            await asyncio.sleep(0.02)
+        await _until_the_miner_stops(miner)
         assert miner.stream_closed_early == 1 and miner.streamed_words == 0
         gateway = gateway_of(app)
         assert all(c.inflight == 0 for c in gateway.pool.candidates.values())
@@ -169,10 +174,7 @@ async def test_chunks_arrive_as_generated_and_a_user_who_leaves_stops_the_miner(
             assert json.loads(first.removeprefix("data: ")) == {"response": "slow:"}
         # the first word was relayed while the miner was still generating the rest
         assert generated_by_then < 31
-        for _ in range(200):  # the miner sees the user leave and stops
-            if miner.stream_closed_early:
-                break
-            await asyncio.sleep(0.02)
+        await _until_the_miner_stops(miner)
         assert miner.stream_closed_early == 1
         assert miner.streamed_words < 10
         gateway = gateway_of(app)

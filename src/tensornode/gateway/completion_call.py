@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tensornode.contracts.miner import ChatRequest
+from tensornode.gateway.plain_chat import plainly_valid
 from tensornode.openai_compat import (
     completion_object,
     parse_completion_body,
@@ -62,10 +63,6 @@ def models_call(data: dict[str, Any]) -> CompletionCall:
     return CompletionCall(body.model, body.stream, include_usage, fields)
 
 
-def _is_int(value: object) -> bool:
-    return type(value) is int
-
-
 def plain_call(data: dict[str, Any]) -> CompletionCall | None:
     """The call, when every field is plainly valid; None to let the models judge."""
     get = data.get
@@ -80,44 +77,30 @@ def plain_call(data: dict[str, Any]) -> CompletionCall | None:
         if type(role) is not str or type(content) is not str:
             return None
         turns.append((role, content))
-    prompt = render_turns(turns)
-    if not prompt.strip():
-        return None
-    fields: dict[str, Any] = {"prompt": prompt}
-    max_tokens = get("max_completion_tokens") or get("max_tokens")
-    if max_tokens is not None:
-        if not _is_int(max_tokens) or max_tokens < 1:
-            return None
-        fields["max_tokens"] = max_tokens
-    for name in ("max_tokens", "max_completion_tokens"):
+    for name in ("max_tokens", "max_completion_tokens"):  # both are checked, as the models do
         value = get(name)
-        if value is not None and (not _is_int(value) or value < 1):
+        if value is not None and (type(value) is not int or value < 1):
             return None
-    temperature = get("temperature")
-    if temperature is not None:
-        if type(temperature) is not float and not _is_int(temperature):
-            return None
-        if not 0.0 <= temperature <= 2.0:
-            return None
-        fields["temperature"] = float(temperature)
-    seed = get("seed")
-    if seed is not None:
-        if not _is_int(seed):
-            return None
-        fields["seed"] = seed
-    stop = get("stop")
-    if stop is not None:
-        if type(stop) is str:
-            stop = [stop]
-        if type(stop) is not list or any(type(s) is not str for s in stop):
-            return None
-        fields["stop"] = stop
+    chosen = {
+        "prompt": render_turns(turns),
+        "max_tokens": get("max_completion_tokens") or get("max_tokens"),
+        "temperature": get("temperature"),
+        "seed": get("seed"),
+        "stop": get("stop"),
+    }
+    fields = {name: value for name, value in chosen.items() if value is not None}
     stream, n, options = get("stream", False), get("n"), get("stream_options")
-    if type(stream) is not bool or (n is not None and n != 1) or (n is not None and not _is_int(n)):
+    if not plainly_valid(fields) or type(stream) is not bool:
         return None
-    include_usage = False
-    if options is not None:
-        if type(options) is not dict or type(options.get("include_usage", False)) is not bool:
-            return None
-        include_usage = options.get("include_usage", False)
+    if n is not None and (type(n) is not int or n != 1):
+        return None
+    if options is not None and (
+        type(options) is not dict or type(options.get("include_usage", False)) is not bool
+    ):
+        return None
+    if "temperature" in fields:
+        fields["temperature"] = float(fields["temperature"])
+    if type(fields.get("stop")) is str:
+        fields["stop"] = [fields["stop"]]
+    include_usage = options is not None and options.get("include_usage", False)
     return CompletionCall(model, stream, include_usage, fields)

@@ -6,9 +6,9 @@ for the disconnect in an anyio task group it starts per response: on the 2-core 
 machine that was ~0.25 ms between the relay's first piece and the head going out, on
 the path of every stream's first token. :class:`EventStreamResponse` is a ``Response``
 subclass (FastAPI's documented way to a response of one's own): it sends the head, then
-starts one plain task that waits for ``http.disconnect``; when the user leaves, that task
-cancels the relay, whose ``finally`` closes the miner's connection (which stops the
-generation there), and the response ends quietly.
+starts one plain task that waits for ``http.disconnect`` (leaving.py); when the user
+leaves, that task cancels the relay, whose ``finally`` closes the miner's connection
+(which stops the generation there), and the response ends quietly.
 """
 
 from __future__ import annotations
@@ -19,39 +19,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tensornode.gateway.leaving import Leaving, disconnect_of
 from tensornode.sse import EVENT_STREAM
 
 
-class _Leaving:
-    """Waits for the user to leave; then cancels the response's task, unless it is done."""
-
-    __slots__ = ("done", "gone", "task", "watcher")
-
-    def __init__(self, task: asyncio.Task[object]) -> None:
-        self.task = task
-        self.gone = False
-        self.done = False
-        self.watcher: asyncio.Task[None] | None = None
-
-    def start(self, receive: Receive) -> None:
-        self.watcher = self.task.get_loop().create_task(self._watch(receive))
-
-    async def _watch(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            continue
-        self.gone = True
-        if not self.done:
-            self.task.cancel()
-
-    def stop(self) -> None:
-        self.done = True
-        if self.watcher is not None:
-            self.watcher.cancel()
-
-
 class EventStreamResponse(Response):
-    """``text/event-stream``: ``first`` (if any), then each piece of ``body``; then
-    ``on_close``, however the response ended (even before ``body`` began)."""
+    """``text/event-stream``: each piece of ``body``; then ``on_close``, however the
+    response ended (even before ``body`` began)."""
 
     media_type = EVENT_STREAM
 
@@ -59,14 +33,12 @@ class EventStreamResponse(Response):
         self,
         body: AsyncIterator[bytes],
         *,
-        first: bytes = b"",
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         # not Response.__init__: that renders a body and gives it a Content-Length
         self.body_iterator = body
-        self.first = first
         self.on_close = on_close
         self.status_code = status_code
         self.background = None
@@ -75,13 +47,11 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
         assert task is not None
-        leaving = _Leaving(task)
+        leaving = Leaving(task, disconnect_of(receive))
         try:
             head = {"status": self.status_code, "headers": self.raw_headers}
             await send({"type": "http.response.start", **head})
-            leaving.start(receive)
-            if self.first:
-                await send({"type": "http.response.body", "body": self.first, "more_body": True})
+            leaving.start()
             async for piece in self.body_iterator:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
             leaving.done = True

@@ -38,6 +38,8 @@ from tensornode.errors import (
 )
 from tensornode.gateway.completion_call import CompletionCall, completion_call
 from tensornode.gateway.fastjson import UnsafeJSON, dumps, loads
+from tensornode.gateway.leaving import Leaving
+from tensornode.gateway.plain_chat import plainly_valid
 from tensornode.gateway.service import Gateway, GatewayAnswer
 from tensornode.gateway.streaming import (
     MinerStream,
@@ -94,28 +96,6 @@ class ClientGone(Exception):
     """The user disconnected before the answer."""
 
 
-class _Watch:
-    """Cancels a request's task when its user disconnects (once started)."""
-
-    __slots__ = ("disconnected", "gone", "task", "watcher")
-
-    def __init__(
-        self, task: asyncio.Task[Any], disconnected: Callable[[], Awaitable[None]]
-    ) -> None:
-        self.task = task
-        self.disconnected = disconnected
-        self.gone = False
-        self.watcher: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.watcher = self.task.get_loop().create_task(self._watch())
-
-    async def _watch(self) -> None:
-        await self.disconnected()
-        self.gone = True
-        self.task.cancel()
-
-
 def until_disconnect(
     work: Awaitable[T], disconnected: Callable[[], Awaitable[None]] | None
 ) -> Awaitable[T]:
@@ -131,19 +111,18 @@ async def _watched(work: Awaitable[T], disconnected: Callable[[], Awaitable[None
     than ``WATCH_AFTER_S``; most answers arrive first and cost one timer handle."""
     task = asyncio.current_task()
     assert task is not None
-    watch = _Watch(task, disconnected)
-    timer = task.get_loop().call_later(WATCH_AFTER_S, watch.start)
+    leaving = Leaving(task, disconnected)
+    timer = task.get_loop().call_later(WATCH_AFTER_S, leaving.start)
     try:
         return await work
     except asyncio.CancelledError:
-        if watch.gone:
+        if leaving.gone:
             task.uncancel()
             raise ClientGone from None
         raise
     finally:
         timer.cancel()
-        if watch.watcher is not None:
-            watch.watcher.cancel()
+        leaving.stop()
 
 
 def body_too_large(limit: int) -> PayloadTooLarge:
@@ -171,7 +150,7 @@ def chat_fields(body: bytes) -> tuple[dict[str, Any], int | None, bool]:
     value pydantic would coerce) goes through ChatRequest itself.
     """
     data = _chat_object(body)
-    if _plainly_valid(data):
+    if plainly_valid(data):
         max_tokens: int | None = data.get("max_tokens")
         return data, max_tokens, data.get("stream", False) is True
     request = _validated(data)
@@ -196,37 +175,6 @@ def _validated(data: dict[str, Any]) -> ChatRequest:
         return ChatRequest.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc), status=422) from None
-
-
-def _plainly_valid(data: dict[str, Any]) -> bool:
-    """ChatRequest would accept ``data`` as it is: every field of exactly its type."""
-    get = data.get
-    prompt = get("prompt")
-    if type(prompt) is not str or not prompt.strip():
-        return False
-    temperature = get("temperature", 0.7)
-    if type(temperature) is not float and type(temperature) is not int:
-        return False
-    if not 0.0 <= temperature <= 2.0:
-        return False
-    max_tokens = get("max_tokens", 1)
-    if type(max_tokens) is not int or max_tokens < 1:
-        return False
-    seed = get("seed")
-    if seed is not None and type(seed) is not int:
-        return False
-    stop = get("stop")
-    if (
-        stop is not None
-        and type(stop) is not str
-        and (type(stop) is not list or any(type(s) is not str for s in stop))
-    ):
-        return False
-    return (
-        type(get("logprobs", False)) is bool
-        and type(get("ignore_eos", False)) is bool
-        and type(get("stream", False)) is bool
-    )
 
 
 def _retry_after(exc: TensorNodeError) -> dict[str, str]:
@@ -326,7 +274,6 @@ async def serve_completion(gateway: Gateway, incoming: Incoming) -> Reply:
         model_type = model_type_of(call.model)
         if not known_model_type(gateway, model_type):
             raise NotFound(f"model {call.model!r} not found: GET /v1/models lists them")
-        gateway.check_max_tokens(call.fields.get("max_tokens"))
         if call.stream:
             return await _stream_completion(gateway, incoming, call, model_type, started)
         request = call.chat_request()
@@ -346,6 +293,7 @@ async def _stream_completion(
     gateway: Gateway, incoming: Incoming, call: CompletionCall, model_type: str, started: float
 ) -> Reply:
     """A streamed chat completion: the miner asked to stream, its events as chunks."""
+    gateway.check_max_tokens(call.fields.get("max_tokens"))
     payload = chat_payload({**call.fields, "stream": True})
     opening = open_stream(gateway, payload, model_type)
     miner_stream = await until_disconnect(opening, incoming.disconnected)

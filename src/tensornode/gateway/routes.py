@@ -41,6 +41,7 @@ from tensornode.gateway.http_api import (
     serve_chat,
     serve_completion,
 )
+from tensornode.gateway.leaving import disconnect_of
 from tensornode.gateway.schemas import (
     GatewayChatResponse,
     GatewayKeyCreate,
@@ -107,11 +108,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 async def _incoming(request: Request, limit: int) -> Incoming:
     body = await _body(request, limit)
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            continue
-
+    disconnected = disconnect_of(request.receive)
     return Incoming(request.headers.get("authorization"), _client_ip(request), body, disconnected)
 
 
